@@ -1,0 +1,36 @@
+//! A JWT authorizer for AWS API Gateway: verifies `Authorization: Bearer <JWT>` against an
+//! issuer's JWKS and answers with an IAM policy, or `Unauthorized`.
+//!
+//! The map of the crate:
+//! - [`Config`]: everything configurable, from the environment, checked at start-up.
+//! - [`Authorizer`]: one authorization, from event bytes to the answer; [`Decision`] says what happened.
+//! - [`KeyStore`]: the lock-free key set and what keeps it fresh; [`KeySet`] the parsed keys.
+//! - [`Reject`]: every reason a token is refused (the caller only ever sees `Unauthorized`).
+//! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
+#![deny(missing_docs)]
+
+mod algorithm;
+mod claims;
+mod config;
+mod events;
+mod fetcher;
+mod handler;
+pub mod issuer;
+mod json;
+mod keyset;
+mod policy;
+mod refresher;
+mod reject;
+mod token;
+
+pub use algorithm::{Algorithm, KeyKind};
+pub use config::{
+    Config, ConfigError, HttpApiResponse, JwksSource, Problem, RejectMode, VARIABLES,
+};
+pub use events::EventKind;
+pub use fetcher::{ClientError, FetchError, Fetcher};
+pub use handler::{Authorizer, Decision, Outcome};
+pub use keyset::{KeySet, VerifyingKey};
+pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};
+pub use refresher::{Attempt, KeyStore, Schedule, Trigger};
+pub use reject::{Reject, UNAUTHORIZED};

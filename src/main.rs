@@ -1,0 +1,159 @@
+//! `authorizer`: the Lambda entry point and the command line around the library.
+
+use clap::{Parser, Subcommand};
+use jwt_authorizer::{Authorizer, Config, Outcome, Reject, Trigger, UNAUTHORIZED, VARIABLES};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "authorizer",
+    version,
+    about = "A JWT authorizer for AWS API Gateway (Lambda TOKEN, REQUEST and HTTP API authorizers).",
+    long_about = None,
+    after_help = variables_help(),
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run as the Lambda function (the default when AWS_LAMBDA_RUNTIME_API is set).
+    Lambda,
+    /// Run the handler once on an event, like Lambda would, and print the answer on stdout.
+    ///
+    /// Exit status: 0 with the response, 1 with {"errorType","errorMessage":"Unauthorized"}, 2 for a
+    /// configuration error. Logs go to stderr.
+    Invoke {
+        /// The event JSON file (`-` for stdin); samples are in events/.
+        #[arg(long, short, default_value = "-")]
+        event: PathBuf,
+    },
+}
+
+fn variables_help() -> String {
+    let mut help = String::from("Environment variables:\n");
+    for (name, default, meaning) in VARIABLES {
+        help.push_str(&format!("  {name:<34} {default:<14} {meaning}\n"));
+    }
+    help
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Some(command) => command,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(async {
+        match command {
+            Command::Lambda => run_lambda().await,
+            Command::Invoke { event } => invoke(&event).await,
+        }
+    })
+}
+
+/// Loads the configuration and builds the authorizer, or explains why not (exit status 2).
+fn build_authorizer() -> Result<Arc<Authorizer>, ExitCode> {
+    let config = Config::from_env().map_err(|e| {
+        eprintln!("authorizer: {e}\nRun `authorizer --help` for every variable.");
+        ExitCode::from(2)
+    })?;
+    let authorizer = Authorizer::from_config(config).map_err(|e| {
+        eprintln!("authorizer: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok(Arc::new(authorizer))
+}
+
+async fn run_lambda() -> ExitCode {
+    lambda_runtime::tracing::init_default_subscriber();
+    let authorizer = match build_authorizer() {
+        Ok(authorizer) => authorizer,
+        Err(code) => return code,
+    };
+    // Init has spare CPU: fetch the keys now, but never fail init because the issuer is down.
+    authorizer.keys().refresh(Trigger::Init).await;
+    tokio::spawn(authorizer.keys().clone().run_refresher());
+    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let authorizer = authorizer.clone();
+        async move {
+            let mut out = Vec::with_capacity(512);
+            let decision = authorizer
+                .authorize(event.payload.get().as_bytes(), &mut out)
+                .await;
+            match decision.outcome {
+                Outcome::Unauthorized => Err(decision.reject.unwrap_or(Reject::Malformed)),
+                Outcome::Allow | Outcome::Deny => Ok(answer(out)),
+            }
+        }
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn invoke(event_path: &PathBuf) -> ExitCode {
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    let event = if event_path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(event_path)
+    };
+    let event = match event {
+        Ok(event) => event,
+        Err(e) => {
+            eprintln!(
+                "authorizer: cannot read the event {}: {e}",
+                event_path.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let authorizer = match build_authorizer() {
+        Ok(authorizer) => authorizer,
+        Err(code) => return code,
+    };
+    authorizer.keys().refresh(Trigger::Init).await;
+    let mut out = Vec::new();
+    let decision = authorizer.authorize(&event, &mut out).await;
+    match decision.outcome {
+        Outcome::Allow | Outcome::Deny => {
+            println!("{}", answer(out).get());
+            ExitCode::SUCCESS
+        }
+        Outcome::Unauthorized => {
+            println!(
+                "{}",
+                serde_json::json!({ "errorType": UNAUTHORIZED, "errorMessage": UNAUTHORIZED })
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The written answer as a JSON value Lambda passes through unchanged.
+fn answer(out: Vec<u8>) -> Box<RawValue> {
+    let json = String::from_utf8(out).expect("serde_json writes UTF-8");
+    RawValue::from_string(json).expect("the policy writer writes valid JSON")
+}

@@ -1,0 +1,249 @@
+//! Keeping the key set fresh: an `ArcSwap` the hot path reads without locks, single-flight
+//! refreshes, a penalty box for unknown kids, stale-on-error, and the interval task.
+//!
+//! Lambda freezes the process between invocations, so the interval task only runs while an
+//! invocation does. That is why every authorization also checks the set's age (one clock read and
+//! one atomic load) and refreshes a stale set itself; and why the task sleeps until the next due
+//! time instead of using a `tokio::time::interval`, which would fire missed ticks in a burst after
+//! a thaw.
+
+use crate::config::Config;
+use crate::fetcher::{Fetched, Fetcher};
+use crate::keyset::KeySet;
+use arc_swap::{ArcSwap, Guard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// What caused a refresh; a metric label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The fetch at start-up (Lambda's init phase).
+    Init,
+    /// The background task's schedule.
+    Interval,
+    /// An authorization found the set older than its refresh interval.
+    Stale,
+    /// A token named a kid we do not have.
+    KidMiss,
+}
+
+impl Trigger {
+    /// The metric label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Init => "init",
+            Trigger::Interval => "interval",
+            Trigger::Stale => "stale",
+            Trigger::KidMiss => "kid_miss",
+        }
+    }
+}
+
+/// The timing rules of the key store.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// The longest a set is used before being fetched again.
+    pub refresh_interval: Duration,
+    /// The shortest interval `Cache-Control: max-age` may ask for; also the retry delay after a failure.
+    pub min_refresh_interval: Duration,
+    /// How long unknown kids cause no fetch after a fetch that did not find one.
+    pub kid_miss_cooldown: Duration,
+}
+
+impl Schedule {
+    /// The schedule a configuration asks for.
+    pub fn from_config(config: &Config) -> Self {
+        Schedule {
+            refresh_interval: config.refresh_interval,
+            min_refresh_interval: config.min_refresh_interval,
+            kid_miss_cooldown: config.kid_miss_cooldown,
+        }
+    }
+}
+
+/// The outcome of one fetch attempt, as reported to observers (logs, metrics).
+#[derive(Debug)]
+pub struct Attempt {
+    /// Why it was made.
+    pub trigger: Trigger,
+    /// `Ok(number of keys)` or the failure's label.
+    pub result: Result<usize, &'static str>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// The issuer's keys and everything that keeps them fresh.
+pub struct KeyStore {
+    current: ArcSwap<KeySet>,
+    fetcher: Fetcher,
+    schedule: Schedule,
+    /// Held while a fetch is in flight: concurrent refreshes wait for it instead of fetching again.
+    in_flight: Mutex<()>,
+    /// Counts fetch attempts, so a waiter can tell that a fetch happened while it waited.
+    attempts: AtomicU64,
+    /// Milliseconds since `epoch` when the set is next due for a refresh.
+    next_due_ms: AtomicU64,
+    /// Milliseconds since `epoch` until which unknown kids cause no fetch (the penalty box).
+    kid_miss_blocked_until_ms: AtomicU64,
+    epoch: Instant,
+    observer: Box<dyn Fn(&Attempt) + Send + Sync>,
+}
+
+impl KeyStore {
+    /// An empty store; nothing is fetched until [`KeyStore::refresh`] or a first token asks.
+    pub fn new(fetcher: Fetcher, schedule: Schedule) -> Self {
+        KeyStore {
+            current: ArcSwap::from_pointee(KeySet::empty()),
+            fetcher,
+            schedule,
+            in_flight: Mutex::new(()),
+            attempts: AtomicU64::new(0),
+            next_due_ms: AtomicU64::new(0),
+            kid_miss_blocked_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            observer: Box::new(log_attempt),
+        }
+    }
+
+    /// Replaces the default observer (a log line per attempt), e.g. to add metrics.
+    pub fn with_observer(mut self, observer: impl Fn(&Attempt) + Send + Sync + 'static) -> Self {
+        self.observer = Box::new(observer);
+        self
+    }
+
+    /// The current key set, without locking or allocating.
+    #[inline]
+    pub fn keys(&self) -> Guard<Arc<KeySet>> {
+        self.current.load()
+    }
+
+    /// Whether the set is due for a refresh (older than its interval, and no attempt failed recently).
+    #[inline]
+    pub fn is_stale(&self) -> bool {
+        self.now_ms() >= self.next_due_ms.load(Ordering::Relaxed)
+    }
+
+    /// Refreshes now, or waits for the refresh already in flight. A failure keeps the keys we have.
+    pub async fn refresh(&self, trigger: Trigger) {
+        let seen = self.attempts.load(Ordering::Acquire);
+        let _flight = self.in_flight.lock().await;
+        if self.attempts.load(Ordering::Acquire) == seen {
+            self.fetch_and_swap(trigger).await;
+        }
+    }
+
+    /// Refreshes a stale set unless a refresh is already in flight, in which case the current
+    /// (stale but valid) keys are used rather than waiting.
+    pub async fn refresh_if_stale(&self) {
+        if !self.is_stale() {
+            return;
+        }
+        if let Ok(_flight) = self.in_flight.try_lock()
+            && self.is_stale()
+        {
+            self.fetch_and_swap(Trigger::Stale).await;
+        }
+    }
+
+    /// Called when a token names a kid the current set lacks: fetches at once (sharing a fetch
+    /// already in flight), unless a recent kid-miss fetch already failed to find a kid, in which
+    /// case nothing is fetched until the cooldown ends. Look the kid up again afterwards.
+    pub async fn refresh_for_unknown_kid(&self, kid: &str) {
+        if self.now_ms() < self.kid_miss_blocked_until_ms.load(Ordering::Relaxed) {
+            return;
+        }
+        let seen = self.attempts.load(Ordering::Acquire);
+        let _flight = self.in_flight.lock().await;
+        if self.attempts.load(Ordering::Acquire) == seen {
+            // No fetch happened while we waited: ours is the one.
+            if self.now_ms() < self.kid_miss_blocked_until_ms.load(Ordering::Relaxed) {
+                return;
+            }
+            self.fetch_and_swap(Trigger::KidMiss).await;
+            if self.keys().find(kid).is_none() {
+                let until = self.now_ms() + self.schedule.kid_miss_cooldown.as_millis() as u64;
+                self.kid_miss_blocked_until_ms
+                    .store(until, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The background refresher: sleeps until the set is due, refreshes, repeats. Spawn it on the
+    /// runtime that serves requests; it never returns.
+    pub async fn run_refresher(self: Arc<Self>) {
+        loop {
+            let due = self.next_due_ms.load(Ordering::Relaxed);
+            let wait = due.saturating_sub(self.now_ms());
+            // At least a second between rounds, so a clock edge cannot spin.
+            tokio::time::sleep(Duration::from_millis(wait.max(1000))).await;
+            if self.is_stale() {
+                self.refresh(Trigger::Interval).await;
+            }
+        }
+    }
+
+    /// The number of fetch attempts so far (successful or not).
+    pub fn attempts(&self) -> u64 {
+        self.attempts.load(Ordering::Acquire)
+    }
+
+    /// Must be called with `in_flight` held.
+    async fn fetch_and_swap(&self, trigger: Trigger) {
+        let started = Instant::now();
+        let result = self.fetcher.fetch().await;
+        self.attempts.fetch_add(1, Ordering::Release);
+        let now = self.now_ms();
+        let schedule = &self.schedule;
+        let outcome = match result {
+            Ok(Fetched {
+                keys,
+                skipped,
+                max_age,
+            }) => {
+                for skipped in &skipped {
+                    tracing::warn!(
+                        kid = skipped.kid.as_deref(),
+                        why = skipped.why,
+                        "JWKS key not used"
+                    );
+                }
+                let interval = max_age
+                    .unwrap_or(schedule.refresh_interval)
+                    .clamp(schedule.min_refresh_interval, schedule.refresh_interval);
+                let count = keys.len();
+                self.current.store(Arc::new(keys));
+                self.next_due_ms
+                    .store(now + interval.as_millis() as u64, Ordering::Relaxed);
+                Ok(count)
+            }
+            Err(error) => {
+                tracing::warn!(trigger = trigger.as_str(), %error, "JWKS refresh failed; keeping the keys we have");
+                let retry = now + schedule.min_refresh_interval.as_millis() as u64;
+                self.next_due_ms.store(retry, Ordering::Relaxed);
+                Err(error.as_str())
+            }
+        };
+        (self.observer)(&Attempt {
+            trigger,
+            result: outcome,
+            elapsed: started.elapsed(),
+        });
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+fn log_attempt(attempt: &Attempt) {
+    if let Ok(keys) = attempt.result {
+        tracing::info!(
+            trigger = attempt.trigger.as_str(),
+            keys,
+            elapsed_ms = attempt.elapsed.as_millis() as u64,
+            "JWKS refreshed"
+        );
+    }
+}

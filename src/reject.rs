@@ -1,0 +1,145 @@
+//! Why a token was refused: one fieldless variant per reason, counted in metrics and logged, while
+//! the caller only ever learns `Unauthorized`.
+
+use std::fmt;
+
+/// The reason an authorization was refused.
+///
+/// Fieldless and `Copy` on purpose: a reject never carries attacker-controlled text (nothing to
+/// allocate, nothing to leak into logs), and `Result<_, Reject>` stays one byte wide.
+/// Variants are grouped by the pipeline stage that produces them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reject {
+    // Event and token framing.
+    /// The event could not be read as an API Gateway authorizer event.
+    BadEvent,
+    /// No token: no `authorizationToken`, no `Authorization` header, or an empty one.
+    MissingToken,
+    /// The token is longer than `MAX_TOKEN_BYTES`; refused before any parsing.
+    TokenTooLarge,
+    /// Not `Bearer <compact JWS>`: wrong scheme, wrong segment count, bad base64url or bad JSON.
+    Malformed,
+
+    // Header.
+    /// `alg` is not in the allow-list (this includes `none` and every HMAC algorithm).
+    AlgNotAllowed,
+    /// The header has no `kid`.
+    MissingKid,
+    /// The header has a `crit` parameter; we implement no JWS extension (RFC 7515 §4.1.11).
+    UnsupportedCrit,
+
+    // Key lookup.
+    /// No key in the issuer's JWKS has this `kid`, even after a refresh.
+    UnknownKid,
+    /// The key with this `kid` cannot verify this `alg` (other key type, or the JWK's own `alg` differs).
+    KeyAlgMismatch,
+    /// The issuer's JWKS could not be fetched and no key is cached.
+    JwksUnavailable,
+
+    // Signature.
+    /// The signature does not verify with the issuer's key.
+    BadSignature,
+
+    // Claims (only checked once the signature is valid, so these reasons can be trusted).
+    /// A registered claim has the wrong JSON type (e.g. `exp` as a string) or is duplicated.
+    InvalidClaim,
+    /// A required claim (`exp`, `sub`) is absent.
+    MissingClaim,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` or `iat` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    BadIssuer,
+    /// No `aud` value is one of the configured audiences.
+    BadAudience,
+}
+
+impl Reject {
+    /// Every reason, for registering metrics and for exhaustive tests.
+    pub const ALL: [Reject; 17] = [
+        Reject::BadEvent,
+        Reject::MissingToken,
+        Reject::TokenTooLarge,
+        Reject::Malformed,
+        Reject::AlgNotAllowed,
+        Reject::MissingKid,
+        Reject::UnsupportedCrit,
+        Reject::UnknownKid,
+        Reject::KeyAlgMismatch,
+        Reject::JwksUnavailable,
+        Reject::BadSignature,
+        Reject::InvalidClaim,
+        Reject::MissingClaim,
+        Reject::Expired,
+        Reject::NotYetValid,
+        Reject::BadIssuer,
+        Reject::BadAudience,
+    ];
+
+    /// The stable snake_case label used in logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reject::BadEvent => "bad_event",
+            Reject::MissingToken => "missing_token",
+            Reject::TokenTooLarge => "token_too_large",
+            Reject::Malformed => "malformed",
+            Reject::AlgNotAllowed => "alg_not_allowed",
+            Reject::MissingKid => "missing_kid",
+            Reject::UnsupportedCrit => "unsupported_crit",
+            Reject::UnknownKid => "unknown_kid",
+            Reject::KeyAlgMismatch => "key_alg_mismatch",
+            Reject::JwksUnavailable => "jwks_unavailable",
+            Reject::BadSignature => "bad_signature",
+            Reject::InvalidClaim => "invalid_claim",
+            Reject::MissingClaim => "missing_claim",
+            Reject::Expired => "expired",
+            Reject::NotYetValid => "not_yet_valid",
+            Reject::BadIssuer => "bad_issuer",
+            Reject::BadAudience => "bad_audience",
+        }
+    }
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one answer every reject becomes: API Gateway turns exactly this Lambda error message into
+/// a 401. The reason is deliberately dropped here.
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+impl From<Reject> for lambda_runtime::Diagnostic {
+    fn from(_: Reject) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: UNAUTHORIZED.to_owned(),
+            error_message: UNAUTHORIZED.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for reason in Reject::ALL {
+            let label = reason.as_str();
+            assert!(seen.insert(label), "duplicate label {label}");
+            assert!(label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn every_reason_becomes_the_same_lambda_error() {
+        for reason in Reject::ALL {
+            let diagnostic = lambda_runtime::Diagnostic::from(reason);
+            assert_eq!(diagnostic.error_message, "Unauthorized");
+            assert_eq!(diagnostic.error_type, "Unauthorized");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Framing: the `Bearer` scheme, the three segments of a compact JWS, base64url into caller-owned
+//! buffers, and the JOSE header. Nothing here looks at keys or claims.
+
+use crate::algorithm::Algorithm;
+use crate::json::CowStr;
+use crate::reject::Reject;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use std::borrow::Cow;
+
+/// Takes the token out of an `Authorization` value: `Bearer` in any case, exactly one space, then
+/// the token. Anything else (another scheme, no space, two spaces, trailing junk) is refused.
+///
+/// # Errors
+/// [`Reject::MissingToken`] for an empty value, [`Reject::Malformed`] for anything not `Bearer <token>`.
+pub fn bearer_token(authorization: &str) -> Result<&str, Reject> {
+    if authorization.is_empty() {
+        return Err(Reject::MissingToken);
+    }
+    const SCHEME: &str = "bearer ";
+    let Some((scheme, token)) = authorization.split_at_checked(SCHEME.len()) else {
+        return Err(Reject::Malformed);
+    };
+    if !scheme.eq_ignore_ascii_case(SCHEME) {
+        return Err(Reject::Malformed);
+    }
+    if token.is_empty() {
+        return Err(Reject::MissingToken);
+    }
+    Ok(token)
+}
+
+/// The three base64url segments of a compact JWS, still encoded, borrowed from the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segments<'a> {
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a str,
+    /// The encoded JOSE header.
+    pub header: &'a str,
+    /// The encoded claims.
+    pub payload: &'a str,
+    /// The encoded signature.
+    pub signature: &'a str,
+}
+
+/// Splits a compact JWS into exactly three non-empty segments of base64url characters.
+///
+/// # Errors
+/// [`Reject::Malformed`] for any other number of segments, an empty segment or a character outside
+/// the base64url alphabet (padding `=` included: JWS never pads).
+pub fn split(token: &str) -> Result<Segments<'_>, Reject> {
+    let bytes = token.as_bytes();
+    let mut dots = [0usize; 2];
+    let mut count = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'.' {
+            if count == 2 {
+                return Err(Reject::Malformed);
+            }
+            dots[count] = i;
+            count += 1;
+        } else if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(Reject::Malformed);
+        }
+    }
+    let [first, second] = dots;
+    if count != 2 || first == 0 || second == first + 1 || second + 1 == bytes.len() {
+        return Err(Reject::Malformed);
+    }
+    Ok(Segments {
+        signing_input: &token[..second],
+        header: &token[..first],
+        payload: &token[first + 1..second],
+        signature: &token[second + 1..],
+    })
+}
+
+/// A base64url decoding buffer that lives on the stack and spills to the heap only for inputs
+/// larger than `N` decoded bytes, so a typical token decodes without allocating.
+pub struct DecodeBuf<const N: usize> {
+    stack: [u8; N],
+    heap: Vec<u8>,
+}
+
+impl<const N: usize> Default for DecodeBuf<N> {
+    fn default() -> Self {
+        Self {
+            stack: [0; N],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl<const N: usize> DecodeBuf<N> {
+    /// Decodes `segment` (base64url, no padding, canonical trailing bits) into this buffer.
+    ///
+    /// # Errors
+    /// [`Reject::Malformed`] when the segment is not canonical base64url.
+    pub fn decode(&mut self, segment: &str) -> Result<&[u8], Reject> {
+        let estimate = base64::decoded_len_estimate(segment.len());
+        let out: &mut [u8] = if estimate <= N {
+            &mut self.stack
+        } else {
+            self.heap.resize(estimate, 0);
+            &mut self.heap
+        };
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(segment, out)
+            .map_err(|_| Reject::Malformed)?;
+        Ok(&out[..len])
+    }
+}
+
+/// The JOSE header fields we act on, borrowed from the decoded header bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The signing algorithm (already known to be one we can verify).
+    pub alg: Algorithm,
+    /// The key id, used to pick the issuer's key.
+    pub kid: Cow<'a, str>,
+}
+
+/// Parses a decoded JOSE header.
+///
+/// # Errors
+/// [`Reject::Malformed`] for bad JSON, a duplicated field or no `alg`; [`Reject::AlgNotAllowed`]
+/// for an `alg` we never verify (`none`, HMAC) or that is not in `allowed`;
+/// [`Reject::UnsupportedCrit`] when `crit` is present; [`Reject::MissingKid`] when `kid` is absent.
+pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<'a>, Reject> {
+    #[derive(Deserialize)]
+    struct RawHeader<'a> {
+        #[serde(borrow)]
+        alg: Option<CowStr<'a>>,
+        #[serde(borrow)]
+        kid: Option<CowStr<'a>>,
+        crit: Option<IgnoredAny>,
+    }
+    let raw: RawHeader<'a> = serde_json::from_slice(json).map_err(|_| Reject::Malformed)?;
+    let alg = raw.alg.ok_or(Reject::Malformed)?.0;
+    let alg = Algorithm::from_jose(&alg)
+        .filter(|alg| allowed.contains(alg))
+        .ok_or(Reject::AlgNotAllowed)?;
+    // We implement no JWS extension, so any critical header parameter is one we do not understand.
+    if raw.crit.is_some() {
+        return Err(Reject::UnsupportedCrit);
+    }
+    let kid = raw.kid.ok_or(Reject::MissingKid)?.0;
+    Ok(Header { alg, kid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_with_exactly_one_space() {
+        assert_eq!(bearer_token("Bearer a.b.c"), Ok("a.b.c"));
+        assert_eq!(bearer_token("bearer a.b.c"), Ok("a.b.c"));
+        assert_eq!(bearer_token("BEARER a.b.c"), Ok("a.b.c"));
+        assert_eq!(bearer_token(""), Err(Reject::MissingToken));
+        assert_eq!(bearer_token("Bearer "), Err(Reject::MissingToken));
+        assert_eq!(bearer_token("Bearer"), Err(Reject::Malformed));
+        assert_eq!(bearer_token("Basic a.b.c"), Err(Reject::Malformed));
+        assert_eq!(bearer_token("Bearer\ta.b.c"), Err(Reject::Malformed));
+        assert_eq!(bearer_token("a.b.c"), Err(Reject::Malformed));
+        assert_eq!(bearer_token("Bearér a.b.c"), Err(Reject::Malformed));
+        // The token itself is checked by `split`, which refuses the second space.
+        assert_eq!(
+            split(bearer_token("Bearer  a.b.c").unwrap()),
+            Err(Reject::Malformed)
+        );
+    }
+
+    #[test]
+    fn splits_exactly_three_segments() {
+        let s = split("aGVhZA.cGF5bG9hZA.c2ln").unwrap();
+        assert_eq!(s.header, "aGVhZA");
+        assert_eq!(s.payload, "cGF5bG9hZA");
+        assert_eq!(s.signature, "c2ln");
+        assert_eq!(s.signing_input, "aGVhZA.cGF5bG9hZA");
+        for bad in [
+            "a.b",
+            "a.b.c.d",
+            "a.b.c.d.e",
+            "a",
+            ".b.c",
+            "a..c",
+            "a.b.",
+            "a.b.c=",
+            "a+b.c.d",
+            "a.b.c ",
+            "a/b.c.d",
+            "",
+        ] {
+            assert_eq!(split(bad), Err(Reject::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn decodes_on_the_stack_and_spills_large_inputs() {
+        let mut small = DecodeBuf::<4>::default();
+        assert_eq!(small.decode("aGk").unwrap(), b"hi");
+        assert!(small.heap.capacity() == 0);
+        assert_eq!(small.decode("aGVsbG8gd29ybGQ").unwrap(), b"hello world");
+        // Non-canonical trailing bits are refused, so a signature has exactly one encoding.
+        assert_eq!(small.decode("aGl"), Err(Reject::Malformed));
+        assert_eq!(small.decode("a"), Err(Reject::Malformed));
+    }
+
+    #[test]
+    fn header_rules() {
+        let rs = [Algorithm::RS256];
+        let ok = parse_header(br#"{"alg":"RS256","typ":"JWT","kid":"k1"}"#, &rs).unwrap();
+        assert_eq!(
+            ok,
+            Header {
+                alg: Algorithm::RS256,
+                kid: "k1".into()
+            }
+        );
+        assert!(matches!(ok.kid, Cow::Borrowed(_)));
+        let cases: [(&[u8], Reject); 9] = [
+            (br#"{"alg":"none","kid":"k1"}"#, Reject::AlgNotAllowed),
+            (br#"{"alg":"HS256","kid":"k1"}"#, Reject::AlgNotAllowed),
+            (br#"{"alg":"RS512","kid":"k1"}"#, Reject::AlgNotAllowed),
+            (br#"{"alg":"RS256"}"#, Reject::MissingKid),
+            (
+                br#"{"alg":"RS256","kid":"k1","crit":["exp"]}"#,
+                Reject::UnsupportedCrit,
+            ),
+            (br#"{"kid":"k1"}"#, Reject::Malformed),
+            (
+                br#"{"alg":"RS256","alg":"none","kid":"k1"}"#,
+                Reject::Malformed,
+            ),
+            (br#"{"alg":256,"kid":"k1"}"#, Reject::Malformed),
+            (b"not json", Reject::Malformed),
+        ];
+        for (json, reason) in cases {
+            assert_eq!(
+                parse_header(json, &rs),
+                Err(reason),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+}
