@@ -1,0 +1,275 @@
+//! A scriptable JWKS issuer on 127.0.0.1 for the integration tests: real HTTP, real keys, and the
+//! faults a real issuer has (errors, slowness, outages, junk).
+#![allow(dead_code)] // Each test binary uses a different part of the support code.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jwt_authorizer::issuer::{SigningKey, jwks};
+use jwt_authorizer::{Algorithm, Authorizer, Config};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+
+/// How the JWKS endpoint answers.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// The current JWKS document, with `Cache-Control` if set.
+    Serve,
+    /// An error status with a short body.
+    Status(u16),
+    /// 200 with this body (HTML, invalid JSON, ...).
+    Body(String),
+    /// The JWKS, after this delay.
+    Delay(Duration),
+    /// A body of this many bytes.
+    Huge(usize),
+    /// The JWKS trickled one byte per interval.
+    Trickle(Duration),
+    /// A redirect to itself, forever.
+    RedirectLoop,
+    /// Headers, then a body that never ends.
+    Endless,
+}
+
+struct Shared {
+    jwks: Mutex<String>,
+    mode: Mutex<Mode>,
+    cache_control: Mutex<Option<String>>,
+    hits: AtomicUsize,
+    base: String,
+}
+
+/// A JWKS (and OIDC discovery) server on 127.0.0.1.
+pub struct JwksServer {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl JwksServer {
+    /// Starts serving `jwks` on a fresh port. The listener is bound before this returns.
+    pub async fn start(jwks: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shared = Arc::new(Shared {
+            jwks: Mutex::new(jwks),
+            mode: Mutex::new(Mode::Serve),
+            cache_control: Mutex::new(None),
+            hits: AtomicUsize::new(0),
+            base,
+        });
+        let app = Router::new()
+            .route("/.well-known/jwks.json", get(serve_jwks))
+            .route("/.well-known/openid-configuration", get(serve_discovery))
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        JwksServer { shared, task }
+    }
+
+    /// Starts serving the public halves of `keys`.
+    pub async fn with_keys(keys: &[&SigningKey]) -> Self {
+        Self::start(jwks(keys.iter().copied())).await
+    }
+
+    /// `http://127.0.0.1:PORT/`, the issuer these tests use.
+    pub fn issuer(&self) -> String {
+        format!("{}/", self.shared.base)
+    }
+
+    /// The JWKS URI.
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.shared.base)
+    }
+
+    /// Publishes another key set.
+    pub fn publish(&self, keys: &[&SigningKey]) {
+        *self.shared.jwks.lock().unwrap() = jwks(keys.iter().copied());
+    }
+
+    /// Publishes a raw JWKS document.
+    pub fn publish_raw(&self, document: impl Into<String>) {
+        *self.shared.jwks.lock().unwrap() = document.into();
+    }
+
+    /// Changes how the JWKS endpoint answers.
+    pub fn set_mode(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    /// Sends this `Cache-Control` with the JWKS.
+    pub fn set_cache_control(&self, value: &str) {
+        *self.shared.cache_control.lock().unwrap() = Some(value.to_owned());
+    }
+
+    /// How many requests the JWKS endpoint got.
+    pub fn hits(&self) -> usize {
+        self.shared.hits.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server: connections are then refused.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+async fn serve_discovery(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(json!({
+        "issuer": format!("{}/", shared.base),
+        "jwks_uri": format!("{}/.well-known/jwks.json", shared.base),
+    }))
+    .into_response()
+}
+
+async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
+    shared.hits.fetch_add(1, Ordering::SeqCst);
+    let mode = shared.mode.lock().unwrap().clone();
+    let document = shared.jwks.lock().unwrap().clone();
+    let json_response = |body: String| {
+        let mut response = (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(cc) = shared.cache_control.lock().unwrap().as_deref() {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_str(cc).unwrap());
+        }
+        response
+    };
+    match mode {
+        Mode::Serve => json_response(document),
+        Mode::Status(code) => (StatusCode::from_u16(code).unwrap(), "error").into_response(),
+        Mode::Body(body) => json_response(body),
+        Mode::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            json_response(document)
+        }
+        Mode::Huge(size) => json_response(" ".repeat(size)),
+        Mode::Trickle(every) => {
+            let stream = async_stream(document.into_bytes(), every);
+            Response::new(Body::from_stream(stream))
+        }
+        Mode::RedirectLoop => (
+            StatusCode::FOUND,
+            [(
+                header::LOCATION,
+                format!("{}/.well-known/jwks.json", shared.base),
+            )],
+        )
+            .into_response(),
+        Mode::Endless => {
+            let stream = futures_stream_forever();
+            Response::new(Body::from_stream(stream))
+        }
+    }
+}
+
+fn async_stream(
+    bytes: Vec<u8>,
+    every: Duration,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        for b in bytes {
+            tokio::time::sleep(every).await;
+            if tx.send(Ok(vec![b])).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream_from(rx)
+}
+
+fn futures_stream_forever()
+-> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while tx.send(Ok(b"{\"keys\":[".repeat(64))).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    tokio_stream_from(rx)
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_core::Stream<Item = T> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A key generated once per test binary (RSA key generation takes a while).
+pub fn rsa_key(kid: &str) -> &'static SigningKey {
+    static KEYS: OnceLock<Mutex<HashMap<String, &'static SigningKey>>> = OnceLock::new();
+    let mut keys = KEYS.get_or_init(Default::default).lock().unwrap();
+    keys.entry(kid.to_owned()).or_insert_with(|| {
+        Box::leak(Box::new(
+            SigningKey::generate(Algorithm::RS256, kid).unwrap(),
+        ))
+    })
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The audience the tests configure.
+pub const AUDIENCE: &str = "https://api.example.com";
+
+/// Claims that pass every check against `issuer`.
+pub fn good_claims(issuer: &str) -> Value {
+    json!({
+        "iss": issuer,
+        "sub": "auth0|alice",
+        "aud": [AUDIENCE, format!("{issuer}userinfo")],
+        "iat": now() - 10,
+        "exp": now() + 3600,
+        "azp": "client-1",
+        "scope": "openid read:pets",
+    })
+}
+
+/// A configuration for `server`, with extra variables.
+pub fn config_for(server: &JwksServer, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("TOKEN_ISSUER".into(), server.issuer()),
+        ("JWKS_URI".into(), server.jwks_uri()),
+        ("AUDIENCE".into(), AUDIENCE.into()),
+        ("JWKS_TIMEOUT_MS".into(), "1000".into()),
+    ]);
+    for (k, v) in extra {
+        vars.insert((*k).into(), (*v).into());
+    }
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// An authorizer for `server`.
+pub fn authorizer_for(server: &JwksServer, extra: &[(&str, &str)]) -> Authorizer {
+    Authorizer::from_config(config_for(server, extra)).unwrap()
+}
+
+/// The method ARN the TOKEN events carry.
+pub const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets";
+
+/// A TOKEN event for an `Authorization` value.
+pub fn token_event(authorization: &str) -> Vec<u8> {
+    serde_json::to_vec(
+        &json!({"type": "TOKEN", "authorizationToken": authorization, "methodArn": METHOD_ARN}),
+    )
+    .unwrap()
+}
