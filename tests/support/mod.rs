@@ -273,3 +273,59 @@ pub fn token_event(authorization: &str) -> Vec<u8> {
     )
     .unwrap()
 }
+
+/// base64url without padding.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Signs any header and claims, as given, with an RSA key (RS256), for headers that the
+/// minting API would not produce (`crit`, `alg: none` with a signature, ...).
+pub fn sign_raw(key: &SigningKey, header: &Value, claims: &Value) -> String {
+    let message = format!(
+        "{}.{}",
+        b64(serde_json::to_vec(header).unwrap()),
+        b64(serde_json::to_vec(claims).unwrap())
+    );
+    let der = pem::parse(key.private_key_pem()).unwrap().into_contents();
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        message.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    format!("{message}.{}", b64(signature))
+}
+
+/// The public key of an RSA signing key as a PEM `PUBLIC KEY`: what an attacker can download.
+pub fn public_key_pem(key: &SigningKey) -> String {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    let der = pem::parse(key.private_key_pem()).unwrap().into_contents();
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
+    let spki = pair.public_key().as_der().unwrap();
+    pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()))
+}
+
+/// Authorizes a `Bearer` token in a TOKEN event; returns the decision and the answer JSON.
+pub async fn authorize(
+    authorizer: &Authorizer,
+    token: &str,
+) -> (jwt_authorizer::Decision, Option<Value>) {
+    authorize_event(authorizer, &token_event(&format!("Bearer {token}"))).await
+}
+
+/// Authorizes any event; returns the decision and the answer JSON, if one was written.
+pub async fn authorize_event(
+    authorizer: &Authorizer,
+    event: &[u8],
+) -> (jwt_authorizer::Decision, Option<Value>) {
+    let mut out = Vec::new();
+    let decision = authorizer.authorize(event, &mut out).await;
+    let answer = (!out.is_empty()).then(|| serde_json::from_slice(&out).expect("answers are JSON"));
+    (decision, answer)
+}
