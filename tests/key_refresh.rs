@@ -1,0 +1,244 @@
+//! How the key set follows the issuer: rotation, removal, floods of unknown kids, outages and
+//! slow answers, against a real JWKS server on 127.0.0.1.
+
+mod support;
+
+use jwt_authorizer::{Outcome, Reject, Trigger};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+
+#[tokio::test]
+async fn a_rotated_key_is_picked_up_on_the_first_token_that_names_it() {
+    let (old, new) = (rsa_key("rot-old"), rsa_key("rot-new"));
+    let server = JwksServer::with_keys(&[old]).await;
+    let authorizer = authorizer_for(&server, &[]);
+    authorizer.keys().refresh(Trigger::Init).await;
+    let claims = good_claims(&server.issuer());
+    assert_eq!(
+        authorize(&authorizer, &old.sign(&claims).unwrap())
+            .await
+            .0
+            .outcome,
+        Outcome::Allow
+    );
+    assert_eq!(server.hits(), 1);
+
+    server.publish(&[old, new]);
+    let (decision, _) = authorize(&authorizer, &new.sign(&claims).unwrap()).await;
+    assert_eq!(decision.outcome, Outcome::Allow, "{decision:?}");
+    assert_eq!(server.hits(), 2, "exactly one fetch for the new kid");
+    assert_eq!(
+        authorize(&authorizer, &old.sign(&claims).unwrap())
+            .await
+            .0
+            .outcome,
+        Outcome::Allow
+    );
+    assert_eq!(server.hits(), 2, "known kids cost no fetch");
+}
+
+#[tokio::test]
+async fn a_removed_key_stops_working_after_the_next_refresh() {
+    let (old, new) = (rsa_key("rm-old"), rsa_key("rm-new"));
+    let server = JwksServer::with_keys(&[old, new]).await;
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+        ],
+    );
+    let claims = good_claims(&server.issuer());
+    let old_token = old.sign(&claims).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &old_token).await.0.outcome,
+        Outcome::Allow
+    );
+
+    server.publish(&[new]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // This invocation finds the set stale and refreshes it before verifying (as after a Lambda thaw).
+    let (decision, _) = authorize(&authorizer, &old_token).await;
+    assert_eq!(decision.reject, Some(Reject::UnknownKid));
+    assert_eq!(
+        authorize(&authorizer, &new.sign(&claims).unwrap())
+            .await
+            .0
+            .outcome,
+        Outcome::Allow
+    );
+}
+
+#[tokio::test]
+async fn the_background_refresher_follows_cache_control_within_bounds() {
+    let key = rsa_key("bg");
+    let server = JwksServer::with_keys(&[key]).await;
+    server.set_cache_control("public, max-age=1");
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "600"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+        ],
+    );
+    authorizer.keys().refresh(Trigger::Init).await;
+    let task = tokio::spawn(authorizer.keys().clone().run_refresher());
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    task.abort();
+    let hits = server.hits();
+    assert!(
+        (2..=4).contains(&hits),
+        "max-age=1 with a 1 s floor: about one fetch a second, got {hits}"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
+    let key = rsa_key("flood");
+    let server = JwksServer::with_keys(&[key]).await;
+    let authorizer = Arc::new(authorizer_for(
+        &server,
+        &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "2")],
+    ));
+    authorizer.keys().refresh(Trigger::Init).await;
+    let claims = good_claims(&server.issuer());
+
+    let flood = |round: u32| {
+        let authorizer = authorizer.clone();
+        let claims = claims.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for i in 0..200 {
+                let authorizer = authorizer.clone();
+                let token = sign_raw(
+                    key,
+                    &serde_json::json!({"alg": "RS256", "kid": format!("random-{round}-{i}")}),
+                    &claims,
+                );
+                tasks.push(tokio::spawn(async move {
+                    authorize(&authorizer, &token).await.0
+                }));
+            }
+            for task in tasks {
+                assert_eq!(task.await.unwrap().reject, Some(Reject::UnknownKid));
+            }
+        }
+    };
+    flood(1).await;
+    assert_eq!(
+        server.hits(),
+        2,
+        "init + one shared kid-miss fetch for 200 concurrent unknown kids"
+    );
+    flood(2).await;
+    assert_eq!(server.hits(), 2, "no fetch during the cooldown");
+    // Known kids are answered throughout.
+    assert_eq!(
+        authorize(&authorizer, &key.sign(&claims).unwrap())
+            .await
+            .0
+            .outcome,
+        Outcome::Allow
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    flood(3).await;
+    assert_eq!(server.hits(), 3, "one more fetch once the cooldown is over");
+}
+
+#[tokio::test]
+async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
+    let key = rsa_key("outage");
+    let server = JwksServer::with_keys(&[key]).await;
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_TIMEOUT_MS", "300"),
+        ],
+    );
+    let claims = good_claims(&server.issuer());
+    let token = key.sign(&claims).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow
+    );
+
+    for mode in [
+        Mode::Status(500),
+        Mode::Body("<html>oops</html>".into()),
+        Mode::Delay(Duration::from_secs(5)),
+    ] {
+        server.set_mode(mode.clone());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let started = Instant::now();
+        let (decision, _) = authorize(&authorizer, &token).await;
+        assert_eq!(
+            decision.outcome,
+            Outcome::Allow,
+            "{mode:?}: stale keys are kept"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{mode:?}: bounded by the fetch timeout"
+        );
+        // A token that needs a fetch is refused within the timeout.
+        let started = Instant::now();
+        let stranger = sign_raw(
+            key,
+            &serde_json::json!({"alg": "RS256", "kid": "not-there"}),
+            &claims,
+        );
+        assert_eq!(
+            authorize(&authorizer, &stranger).await.0.reject,
+            Some(Reject::UnknownKid)
+        );
+        assert!(started.elapsed() < Duration::from_millis(1000), "{mode:?}");
+    }
+    server.stop();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow,
+        "connection refused"
+    );
+}
+
+#[tokio::test]
+async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_recovers_later() {
+    let key = rsa_key("late");
+    let server = JwksServer::with_keys(&[key]).await;
+    server.set_mode(Mode::Status(503));
+    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "0")]);
+    authorizer.keys().refresh(Trigger::Init).await;
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.reject,
+        Some(Reject::JwksUnavailable)
+    );
+    server.set_mode(Mode::Serve);
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow,
+        "fetched again on first need"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_found_through_oidc_discovery_when_no_jwks_uri_is_set() {
+    let key = rsa_key("disc");
+    let server = JwksServer::with_keys(&[key]).await;
+    let vars = std::collections::HashMap::from([
+        ("TOKEN_ISSUER", server.issuer()),
+        ("AUDIENCE", AUDIENCE.to_string()),
+    ]);
+    let config = jwt_authorizer::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
+    let authorizer = jwt_authorizer::Authorizer::from_config(config).unwrap();
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow
+    );
+    assert_eq!(server.hits(), 1);
+}
