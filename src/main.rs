@@ -143,10 +143,8 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
             ExitCode::SUCCESS
         }
         Outcome::Unauthorized => {
-            println!(
-                "{}",
-                serde_json::json!({ "errorType": UNAUTHORIZED, "errorMessage": UNAUTHORIZED })
-            );
+            // Lambda's own error document, field order included.
+            println!(r#"{{"errorType":"{UNAUTHORIZED}","errorMessage":"{UNAUTHORIZED}"}}"#);
             ExitCode::from(1)
         }
     }
