@@ -1,0 +1,96 @@
+//! Counts heap allocations (through Rust's global allocator) of one authorization. A dedicated
+//! test binary, because the counting allocator replaces the global one for the whole binary.
+
+mod support;
+
+use jwt_authorizer::{Outcome, Trigger};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use support::*;
+
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.get() {
+            COUNT.set(COUNT.get() + 1);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.get() {
+            COUNT.set(COUNT.get() + 1);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations made on this thread while `f` runs.
+fn allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    COUNT.set(0);
+    COUNTING.set(true);
+    let result = f();
+    COUNTING.set(false);
+    (result, COUNT.get())
+}
+
+#[test]
+fn a_typical_auth0_token_is_authorized_without_heap_allocation() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = rsa_key("alloc");
+    let server = runtime.block_on(JwksServer::with_keys(&[key]));
+    let authorizer = authorizer_for(&server, &[("CONTEXT_CLAIMS", "azp")]);
+    runtime.block_on(authorizer.keys().refresh(Trigger::Init));
+    let event = token_event(&format!(
+        "Bearer {}",
+        key.sign(&good_claims(&server.issuer())).unwrap()
+    ));
+    let mut out = Vec::with_capacity(1024);
+
+    // With the keys cached the pipeline never suspends, so one poll with a no-op waker runs it
+    // all on this thread, where the allocations are counted.
+    let authorize_once = |out: &mut Vec<u8>| {
+        let mut future = pin!(authorizer.authorize_at(&event, now(), out));
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(decision) => decision,
+            Poll::Pending => panic!("an authorization with cached keys does not wait"),
+        }
+    };
+    assert_eq!(authorize_once(&mut out).outcome, Outcome::Allow); // warm-up (thread-locals of arc-swap)
+
+    let (decision, count) = allocations(|| authorize_once(&mut out));
+    assert_eq!(decision.outcome, Outcome::Allow);
+    assert_eq!(count, 0, "token to built policy allocates nothing");
+
+    // What the Lambda handler adds: the answer handed to the runtime as a `Box<RawValue>`.
+    let (answer, count) = allocations(|| {
+        let mut out = Vec::with_capacity(512);
+        authorize_once(&mut out);
+        serde_json::value::RawValue::from_string(String::from_utf8(out).unwrap()).unwrap()
+    });
+    assert!(answer.get().contains("\"Allow\""));
+    // The answer buffer, its shrink into a `Box<str>`, and serde_json's check of the raw JSON.
+    assert!(
+        count <= 3,
+        "including the answer handed to the runtime: {count} allocations"
+    );
+}
