@@ -1,0 +1,85 @@
+//! The cost of one authorization beside its floor, one RSA-2048 signature check.
+//!
+//! `cargo bench --bench authorize`. Every case runs the real pipeline on a real TOKEN event, with
+//! keys fetched once from a JWKS server on 127.0.0.1 at set-up.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::jwk::AlgorithmParameters;
+use jwt_authorizer::{Authorizer, Decision, Outcome, Reject, Trigger};
+use serde_json::json;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use support::*;
+
+/// Runs an authorization that never suspends (keys cached, kid misses in the penalty box) in one
+/// poll, so the figures hold no executor overhead.
+fn authorize_now(authorizer: &Authorizer, event: &[u8], now: u64, out: &mut Vec<u8>) -> Decision {
+    let mut future = pin!(authorizer.authorize_at(event, now, out));
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(decision) => decision,
+        Poll::Pending => panic!("benchmarked authorizations must not wait for the network"),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let key = rsa_key("bench");
+    let server = runtime.block_on(JwksServer::with_keys(&[key]));
+    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "3600")]);
+    runtime.block_on(authorizer.keys().refresh(Trigger::Init));
+    let now = now();
+    let claims = good_claims(&server.issuer());
+    let token = key.sign(&claims).unwrap();
+    let event = |token: &str| token_event(&format!("Bearer {token}"));
+
+    // The floor: the same signature check with a key parsed ahead of time.
+    let AlgorithmParameters::RSA(rsa) = &key.jwk().algorithm else { unreachable!() };
+    let (n, e) = (URL_SAFE_NO_PAD.decode(&rsa.n).unwrap(), URL_SAFE_NO_PAD.decode(&rsa.e).unwrap());
+    let public = RsaPublicKeyComponents { n: &n[..], e: &e[..] }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .unwrap();
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    c.bench_function("floor/rsa_verify", |b| {
+        b.iter(|| public.verify_sig(black_box(signing_input.as_bytes()), black_box(&signature)).unwrap())
+    });
+
+    let mut out = Vec::with_capacity(1024);
+    let good = event(&token);
+    assert_eq!(authorize_now(&authorizer, &good, now, &mut out).outcome, Outcome::Allow);
+    c.bench_function("authorize/token_event", |b| {
+        b.iter(|| authorize_now(&authorizer, black_box(&good), now, &mut out))
+    });
+
+    let mut expired_claims = claims.clone();
+    expired_claims["exp"] = json!(now - 3600);
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 10;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let rejects = [
+        ("reject/malformed", event("not-a-jwt"), Reject::Malformed),
+        (
+            "reject/unknown_kid",
+            event(&sign_raw(key, &json!({"alg": "RS256", "kid": "unknown"}), &claims)),
+            Reject::UnknownKid,
+        ),
+        ("reject/expired", event(&key.sign(&expired_claims).unwrap()), Reject::Expired),
+        ("reject/bad_signature", event(std::str::from_utf8(&tampered).unwrap()), Reject::BadSignature),
+    ];
+    for (id, bad, reason) in &rejects {
+        // The first unknown kid costs one fetch; the penalty box answers the rest.
+        runtime.block_on(authorizer.authorize_at(bad, now, &mut out));
+        assert_eq!(authorize_now(&authorizer, bad, now, &mut out).reject, Some(*reason), "{id}");
+        c.bench_function(id, |b| b.iter(|| authorize_now(&authorizer, black_box(bad), now, &mut out)));
+    }
+}
+
+criterion_group!(authorize, benches);
+criterion_main!(authorize);
