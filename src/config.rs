@@ -2,6 +2,7 @@
 //! is reported at once, each naming its variable and how to fix it.
 
 use crate::algorithm::Algorithm;
+use crate::claims::MAX_CONTEXT_CLAIMS;
 use crate::policy::{ResourceMode, RouteRule};
 use reqwest::Url;
 use std::fmt;
@@ -301,10 +302,16 @@ impl Config {
                 .map(RouteRule::parse)
                 .collect()
         });
-        let context_claims = vars
-            .get("CONTEXT_CLAIMS")
-            .map(|v| split_list(&v, ','))
-            .unwrap_or_default();
+        let context_claims = vars.parse("CONTEXT_CLAIMS", Vec::new(), |v| {
+            let claims = split_list(v, ',');
+            if claims.len() > MAX_CONTEXT_CLAIMS {
+                Err(format!("name at most {MAX_CONTEXT_CLAIMS} claims"))
+            } else if claims.iter().any(|c| c == "scope") {
+                Err("`scope` is always passed; leave it out".to_owned())
+            } else {
+                Ok(claims)
+            }
+        });
         let reject_mode = vars.parse("REJECT_MODE", RejectMode::Unauthorized, |v| match v {
             "unauthorized" => Ok(RejectMode::Unauthorized),
             "deny" => Ok(RejectMode::Deny),
@@ -494,6 +501,7 @@ mod tests {
             ("CLOCK_SKEW_LEEWAY_SECONDS", "-1"),
             ("POLICY_RESOURCE", "everything"),
             ("ROUTE_SCOPES", "GET=read"),
+            ("CONTEXT_CLAIMS", "email,scope"),
         ])
         .unwrap_err();
         let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
@@ -506,13 +514,21 @@ mod tests {
                 "ALLOWED_ALGORITHMS",
                 "CLOCK_SKEW_LEEWAY_SECONDS",
                 "POLICY_RESOURCE",
-                "ROUTE_SCOPES"
+                "ROUTE_SCOPES",
+                "CONTEXT_CLAIMS"
             ]
         );
         let text = err.to_string();
         assert!(text.contains("TOKEN_ISSUER: is not set"), "{text}");
         assert!(text.contains("HS256"), "{text}");
         assert!(text.contains("https"), "{text}");
+        let many: Vec<String> = (0..17).map(|i| format!("c{i}")).collect();
+        let err = config(&[
+            ("TOKEN_ISSUER", "https://i/"),
+            ("AUDIENCE", "a"),
+            ("CONTEXT_CLAIMS", &many.join(",")),
+        ]);
+        assert_eq!(err.unwrap_err().problems[0].variable, "CONTEXT_CLAIMS");
     }
 
     #[test]

@@ -99,27 +99,34 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
     let server = JwksServer::with_keys(&[key]).await;
     let authorizer = Arc::new(authorizer_for(
         &server,
-        &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "2")],
+        &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "3")],
     ));
     authorizer.keys().refresh(Trigger::Init).await;
     let claims = good_claims(&server.issuer());
 
-    let flood = |round: u32| {
-        let authorizer = authorizer.clone();
-        let claims = claims.clone();
+    // Tokens are signed up front, so the rounds below take milliseconds even on a loaded machine.
+    let tokens: Vec<Vec<String>> = (0..3)
+        .map(|round| {
+            (0..200)
+                .map(|i| {
+                    sign_raw(
+                        key,
+                        &serde_json::json!({"alg": "RS256", "kid": format!("random-{round}-{i}")}),
+                        &claims,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let flood = |round: usize| {
+        let tasks: Vec<_> = tokens[round - 1]
+            .iter()
+            .map(|token| {
+                let (authorizer, token) = (authorizer.clone(), token.clone());
+                tokio::spawn(async move { authorize(&authorizer, &token).await.0 })
+            })
+            .collect();
         async move {
-            let mut tasks = Vec::new();
-            for i in 0..200 {
-                let authorizer = authorizer.clone();
-                let token = sign_raw(
-                    key,
-                    &serde_json::json!({"alg": "RS256", "kid": format!("random-{round}-{i}")}),
-                    &claims,
-                );
-                tasks.push(tokio::spawn(async move {
-                    authorize(&authorizer, &token).await.0
-                }));
-            }
             for task in tasks {
                 assert_eq!(task.await.unwrap().reject, Some(Reject::UnknownKid));
             }
@@ -141,7 +148,7 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
             .outcome,
         Outcome::Allow
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     flood(3).await;
     assert_eq!(server.hits(), 3, "one more fetch once the cooldown is over");
 }
@@ -165,11 +172,19 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
         Outcome::Allow
     );
 
-    for mode in [
+    let faults = [
         Mode::Status(500),
+        Mode::Status(404),
         Mode::Body("<html>oops</html>".into()),
+        Mode::Body(r#"{"keys": "#.into()),
+        Mode::Body(r#"{"keys": []}"#.into()),
         Mode::Delay(Duration::from_secs(5)),
-    ] {
+        Mode::Huge(20 << 20),
+        Mode::Trickle(Duration::from_millis(100)),
+        Mode::RedirectLoop,
+        Mode::Endless,
+    ];
+    for mode in faults {
         server.set_mode(mode.clone());
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let started = Instant::now();
