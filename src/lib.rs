@@ -18,6 +18,8 @@ mod handler;
 pub mod issuer;
 mod json;
 mod keyset;
+#[cfg(feature = "local")]
+pub mod local;
 mod policy;
 mod refresher;
 mod reject;

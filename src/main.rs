@@ -35,6 +35,13 @@ enum Command {
         #[arg(long, short, default_value = "-")]
         event: PathBuf,
     },
+    /// Run a local API Gateway in front of the PetStore example API, with an embedded issuer
+    /// unless TOKEN_ISSUER or JWKS_URI is set. Stops on Ctrl-C or SIGTERM.
+    #[cfg(feature = "local")]
+    Serve(jwt_authorizer::local::ServeArgs),
+    /// Mint tokens for `serve`'s embedded issuer, one per line on stdout.
+    #[cfg(feature = "local")]
+    Token(jwt_authorizer::local::TokenArgs),
 }
 
 fn variables_help() -> String {
@@ -64,6 +71,10 @@ fn main() -> ExitCode {
         match command {
             Command::Lambda => run_lambda().await,
             Command::Invoke { event } => invoke(&event).await,
+            #[cfg(feature = "local")]
+            Command::Serve(args) => serve(args).await,
+            #[cfg(feature = "local")]
+            Command::Token(args) => token(&args),
         }
     })
 }
@@ -146,6 +157,29 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
             // Lambda's own error document, field order included.
             println!(r#"{{"errorType":"{UNAUTHORIZED}","errorMessage":"{UNAUTHORIZED}"}}"#);
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(feature = "local")]
+async fn serve(args: jwt_authorizer::local::ServeArgs) -> ExitCode {
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    match jwt_authorizer::local::serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authorizer serve: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(feature = "local")]
+fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
+    match jwt_authorizer::local::token(args, &mut std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authorizer token: {e}");
+            ExitCode::from(2)
         }
     }
 }

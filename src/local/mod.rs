@@ -1,0 +1,427 @@
+//! `authorizer serve` and `authorizer token`: the whole API Gateway flow on one machine.
+//!
+//! `serve` runs a gateway emulator in front of the tutorial's PetStore API that does what API
+//! Gateway does with a Lambda TOKEN authorizer, calling the same [`Authorizer`] as the Lambda
+//! function in-process; an authorizer result cache like API Gateway's; an embedded development
+//! issuer when no issuer is configured; and an admin listener with `/healthz` and `/metrics`.
+//!
+//! - [`gateway`]: identity source, token regex, cache, policy evaluation, the gateway's answers.
+//! - `cache`: the authorizer result cache. `iam`: the policy as IAM evaluates it.
+//! - [`pets`]: the backend. [`dev_issuer`]: the embedded issuer and token minting.
+//! - `admin`: `/healthz` and `/metrics`. `server`: the listeners, limits and graceful shutdown.
+//!
+//! Nothing here runs in Lambda: the module is behind the `local` feature.
+
+mod admin;
+mod cache;
+pub mod dev_issuer;
+pub mod gateway;
+mod iam;
+pub mod pets;
+mod server;
+
+pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
+
+use crate::config::{Config, ConfigError};
+use crate::fetcher::ClientError;
+use crate::handler::Authorizer;
+use crate::refresher::Trigger;
+use axum::extract::DefaultBodyLimit;
+use dev_issuer::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, Documents, KeyOrigin, TokenSpec};
+use regex::Regex;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why `serve` or `token` could not start. Every message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// A listener's address is taken or not available.
+    #[error(
+        "cannot listen on {addr} for the {what}: {source} (is another `authorizer serve` running? choose another address with {flag})"
+    )]
+    Bind {
+        /// `gateway` or `admin listener`.
+        what: &'static str,
+        /// The flag that sets the address.
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The issuer configuration from the environment is invalid.
+    #[error("{0}\nRun `authorizer --help` for every variable.")]
+    Config(#[from] ConfigError),
+    /// The JWKS client could not be built.
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    /// The key file cannot be read or written.
+    #[error("key file {}: {source}", path.display())]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The key file is not an RSA private key.
+    #[error("key file {}: {source} (use a file written by `authorizer serve --key FILE`)", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: crate::issuer::IssuerError,
+    },
+    /// Key generation failed.
+    #[error("{0}")]
+    Generate(crate::issuer::IssuerError),
+    /// Token signing failed.
+    #[error("{0}")]
+    Sign(crate::issuer::IssuerError),
+    /// The system's random generator failed.
+    #[error("the system random generator failed")]
+    Random,
+}
+
+/// `authorizer serve`'s command line.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The gateway's address (port 0 picks a free port; the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// The admin listener's address: GET /healthz and GET /metrics.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub admin_listen: SocketAddr,
+    /// The stage name in methodArns (`arn:aws:execute-api:local:000000000000:local-api/{stage}/...`);
+    /// the API itself is served at the root, without a stage prefix.
+    #[arg(long, default_value = "local", value_parser = parse_stage)]
+    pub stage: String,
+    /// The token validation regex, checked before the authorizer is called (mismatch: 401), e.g.
+    /// the tutorial's '^Bearer [-0-9a-zA-z\.]*$'.
+    #[arg(long, value_parser = parse_regex)]
+    pub token_regex: Option<Regex>,
+    /// Authorizer result cache TTL in seconds, keyed by the Authorization header (0 turns it off).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub cache_ttl: u64,
+    /// The most tokens the result cache holds (oldest evicted first).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub cache_max_entries: u64,
+    /// The embedded issuer's RSA private key (PEM). Created, mode 0600, if the file does not
+    /// exist; share it with `authorizer token --key FILE`. Without it a key is generated per run.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Switch authorization off: every request goes straight to the backend (a load-test baseline).
+    #[arg(long)]
+    pub no_auth: bool,
+}
+
+/// `authorizer token`'s command line.
+#[derive(Clone, Debug, clap::Args)]
+pub struct TokenArgs {
+    /// The RSA private key (PEM), as written by `authorizer serve --key FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// `iss`: the embedded issuer's URL, `http://127.0.0.1:PORT/` of the running `serve`.
+    #[arg(long, default_value = DEFAULT_ISSUER)]
+    pub iss: String,
+    /// `aud`, repeatable or comma-separated.
+    #[arg(long, env = "AUDIENCE", value_delimiter = ',', default_value = DEFAULT_AUDIENCE)]
+    pub aud: Vec<String>,
+    /// `sub`.
+    #[arg(long, default_value = "dev-user")]
+    pub sub: String,
+    /// `scope`, space-separated ("" for none).
+    #[arg(long, default_value = "read:pets")]
+    pub scope: String,
+    /// Lifetime in seconds (negative: an already expired token).
+    #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+    pub ttl: i64,
+    /// The `kid` header (default: the key's own, as `serve` publishes it).
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// Mint N distinct tokens, one per line (e.g. for k6).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub count: u64,
+}
+
+fn parse_stage(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("use letters, digits, `-` and `_` (API Gateway stage names)".to_owned())
+    }
+}
+
+fn parse_regex(value: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(value)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Mints the tokens `authorizer token` asks for and writes them to `out`, one per line.
+///
+/// # Errors
+/// [`LocalError`] when the key cannot be read or a token cannot be signed.
+pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
+    let key = dev_issuer::load_key(&args.key, args.kid.as_deref())?;
+    let spec = TokenSpec {
+        issuer: args.iss.clone(),
+        audiences: args.aud.clone(),
+        subject: args.sub.clone(),
+        scope: args.scope.clone(),
+        ttl_seconds: args.ttl,
+    };
+    for _ in 0..args.count {
+        let token = dev_issuer::mint(&key, &spec)?;
+        // A closed pipe (`| head`) ends the output early; that is not an error.
+        if writeln!(out, "{token}").is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `authorizer serve` until SIGINT or SIGTERM, reading the issuer configuration from the
+/// process environment.
+///
+/// # Errors
+/// [`LocalError`] when a port is taken, the configuration is invalid or the key cannot be used.
+pub async fn serve(args: ServeArgs) -> Result<(), LocalError> {
+    serve_with_env(args, |name| std::env::var(name).ok()).await
+}
+
+/// [`serve`] with the configuration read from `env`.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_with_env(
+    args: ServeArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(), LocalError> {
+    let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let listener = bind(args.listen, "gateway", "--listen").await?;
+    let admin_listener = bind(args.admin_listen, "admin listener", "--admin-listen").await?;
+    let local = listener.local_addr().unwrap_or(args.listen);
+    let admin_addr = admin_listener.local_addr().unwrap_or(args.admin_listen);
+    let base = http_base(local);
+
+    // Which issuer: none, the embedded one, or the one the environment names.
+    let embedded = !args.no_auth && env("TOKEN_ISSUER").is_none() && env("JWKS_URI").is_none();
+    let mut dev = None;
+    let authorizer = if args.no_auth {
+        None
+    } else if embedded {
+        let (key, origin) = dev_issuer::load_or_generate(args.key.as_deref())?;
+        let issuer = format!("{base}/");
+        let jwks_uri = format!("{base}{}", dev_issuer::JWKS_PATH);
+        let config = Config::from_lookup(|name| match name {
+            "TOKEN_ISSUER" => Some(issuer.clone()),
+            "JWKS_URI" => Some(jwks_uri.clone()),
+            "AUDIENCE" => Some(env("AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())),
+            other => env(other),
+        })?;
+        dev = Some((key, origin, issuer));
+        Some(Arc::new(Authorizer::from_config(config)?))
+    } else {
+        let config = Config::from_lookup(env)?;
+        Some(Arc::new(Authorizer::from_config(config)?))
+    };
+
+    let counters = Arc::new(admin::Counters::default());
+    let gateway = Arc::new(gateway::Gateway {
+        authorizer: authorizer.clone(),
+        token_regex: args.token_regex.clone(),
+        cache: cache::AuthCache::new(
+            Duration::from_secs(args.cache_ttl),
+            usize::try_from(args.cache_max_entries).unwrap_or(usize::MAX),
+            cache::MAX_CACHE_BYTES,
+        ),
+        arn_prefix: format!("{}/{}/", gateway::ARN_API, args.stage),
+        counters: counters.clone(),
+    });
+    let guard_state = gateway.clone();
+    let mut app = pets::routes(Arc::new(pets::Pets::new()), move |route| {
+        route
+            .route_layer(axum::middleware::from_fn_with_state(
+                guard_state.clone(),
+                gateway::authorize,
+            ))
+            .fallback(gateway::missing_route)
+    });
+    if let Some((key, _, issuer)) = &dev {
+        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(key, issuer))));
+    }
+    let app = app
+        .fallback(gateway::missing_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let admin_app = admin::routes(Arc::new(admin::Admin {
+        authorizer: authorizer.clone(),
+        auth_mode: match (&authorizer, embedded) {
+            (None, _) => "off",
+            (Some(_), true) => "embedded",
+            (Some(_), false) => "external",
+        },
+        counters,
+        gateway: gateway.clone(),
+    }));
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let servers = [
+        tokio::spawn(server::run(listener, app, stopped.clone())),
+        tokio::spawn(server::run(admin_listener, admin_app, stopped)),
+    ];
+
+    // Like Lambda's init: fetch the keys now (the embedded issuer's come from our own listener,
+    // which is already serving), then keep them fresh in the background.
+    let refresher = match &authorizer {
+        Some(authorizer) => {
+            authorizer.keys().refresh(Trigger::Init).await;
+            Some(tokio::spawn(authorizer.keys().clone().run_refresher()))
+        }
+        None => None,
+    };
+
+    print_banner(
+        &args,
+        &base,
+        admin_addr,
+        authorizer.as_deref(),
+        dev.as_ref(),
+    )?;
+
+    server::shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stop.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    if let Some(refresher) = refresher {
+        refresher.abort();
+    }
+    Ok(())
+}
+
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    flag: &'static str,
+) -> Result<TcpListener, LocalError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| LocalError::Bind {
+            what,
+            flag,
+            addr,
+            source,
+        })
+}
+
+/// `http://HOST:PORT` for a bound address; an unspecified address (`0.0.0.0`) is reached on loopback.
+fn http_base(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// The lines a user (and the tests) read at start: where things listen, and what to try.
+fn print_banner(
+    args: &ServeArgs,
+    base: &str,
+    admin: SocketAddr,
+    authorizer: Option<&Authorizer>,
+    dev: Option<&(crate::issuer::SigningKey, KeyOrigin, String)>,
+) -> Result<(), LocalError> {
+    let mut out = String::new();
+    let stage_arn = format!("{}/{}/{{METHOD}}/{{path}}", gateway::ARN_API, args.stage);
+    out.push_str(&format!(
+        "listening on {base} (PetStore API: GET /pets, GET /pets/{{petId}}, POST /pets; methodArn {stage_arn})\n"
+    ));
+    out.push_str(&format!(
+        "admin on {} (GET /healthz, GET /metrics)\n",
+        http_base(admin)
+    ));
+    match (authorizer, dev) {
+        (None, _) => {
+            out.push_str("authorization off (--no-auth): every request reaches the backend\n")
+        }
+        (Some(authorizer), Some((key, origin, issuer))) => {
+            let config = authorizer.config();
+            let keep = match (origin, &args.key) {
+                (KeyOrigin::Generated, _) => {
+                    " (generated for this run; pass --key dev-key.pem to keep it and mint more tokens)"
+                        .to_owned()
+                }
+                (KeyOrigin::Written, Some(path)) => {
+                    format!(" (generated and written to {})", path.display())
+                }
+                (_, Some(path)) => format!(" (from {})", path.display()),
+                (_, None) => String::new(),
+            };
+            out.push_str(&format!(
+                "issuer {issuer} (embedded) kid {}{keep}\naudience {}\n",
+                key.kid(),
+                config.audiences.join(","),
+            ));
+            let spec = TokenSpec {
+                issuer: issuer.clone(),
+                audiences: config.audiences.first().cloned().into_iter().collect(),
+                subject: "dev-user".to_owned(),
+                scope: "read:pets".to_owned(),
+                ttl_seconds: 24 * 3600,
+            };
+            let token = dev_issuer::mint(key, &spec)?;
+            let pets = format!("{base}/pets");
+            out.push_str(&format!(
+                "\nA token (sub dev-user, scope \"read:pets\", valid 24 h):\n\
+                 export TOKEN={token}\n\n\
+                 Try:\n\
+                 curl -i {pets} -H \"Authorization: Bearer $TOKEN\"          # 200\n\
+                 curl -i {pets}/1 -H \"Authorization: Bearer $TOKEN\"        # 200\n\
+                 curl -i {pets}                                                # 401: no token\n\
+                 curl -i {pets} -H \"Authorization: Bearer not.a.token\"     # 401: bad token\n\
+                 curl -i -X POST {pets} -H \"Authorization: Bearer $TOKEN\" -d '{{\"type\":\"cat\",\"price\":12.5}}'   # 201; 403 with ROUTE_SCOPES='POST /pets=write:pets'\n"
+            ));
+            if let Some(path) = &args.key {
+                out.push_str(&format!(
+                    "More tokens: authorizer token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
+                    path.display()
+                ));
+            }
+        }
+        (Some(authorizer), None) => {
+            let config = authorizer.config();
+            out.push_str(&format!(
+                "issuer {} (external) audience {}\nSend its tokens: curl -i {base}/pets -H \"Authorization: Bearer $TOKEN\"\n",
+                config.issuer,
+                config.audiences.join(","),
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "authorizer cache: {}; token regex: {}\n",
+        if args.cache_ttl == 0 {
+            "off".to_owned()
+        } else {
+            format!(
+                "TTL {} s, up to {} tokens",
+                args.cache_ttl, args.cache_max_entries
+            )
+        },
+        args.token_regex.as_ref().map_or("(none)", Regex::as_str),
+    ));
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    Ok(())
+}
