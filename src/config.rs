@@ -78,6 +78,8 @@ pub struct Config {
     pub reject_mode: RejectMode,
     /// `HTTP_API_RESPONSE`.
     pub http_api_response: HttpApiResponse,
+    /// `VERIFIED_TOKEN_CACHE_SIZE`: how many verified tokens to remember (0: off).
+    pub verified_token_cache_size: usize,
 }
 
 /// Every variable the authorizer reads, with its default and meaning; printed by `--help`.
@@ -324,6 +326,10 @@ impl Config {
                 _ => Err("use `simple` or `policy`".to_owned()),
             });
 
+        let verified_token_cache_size = vars.parse("VERIFIED_TOKEN_CACHE_SIZE", 10_000, |v| {
+            parse_bounded(v, 0, 1_000_000)
+        });
+
         match (issuer, jwks, audiences) {
             (Some(issuer), Some(jwks), Some(audiences)) if vars.problems.is_empty() => Ok(Config {
                 issuer,
@@ -344,6 +350,7 @@ impl Config {
                 context_claims,
                 reject_mode,
                 http_api_response,
+                verified_token_cache_size,
             }),
             _ => {
                 let order = |p: &Problem| VARIABLES.iter().position(|(v, ..)| *v == p.variable);

@@ -9,10 +9,12 @@ use crate::claims::{self, MAX_CONTEXT_CLAIMS, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind};
 use crate::fetcher::{ClientError, Fetcher};
+use crate::keyset::{Fingerprint, VerifyingKey};
 use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::{KeyStore, Schedule};
 use crate::reject::Reject;
-use crate::token::{self, DecodeBuf};
+use crate::token::{self, DecodeBuf, Header, Segments};
+use crate::verified::{TokenDigest, VerifiedTokens};
 use arrayvec::ArrayString;
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -73,6 +75,7 @@ pub struct Authorizer {
     config: Arc<Config>,
     rules: Rules,
     keys: Arc<KeyStore>,
+    verified: VerifiedTokens,
 }
 
 impl Authorizer {
@@ -80,6 +83,7 @@ impl Authorizer {
     pub fn new(config: Arc<Config>, keys: Arc<KeyStore>) -> Self {
         Authorizer {
             rules: Rules::from_config(&config),
+            verified: VerifiedTokens::new(config.verified_token_cache_size),
             config,
             keys,
         }
@@ -98,6 +102,11 @@ impl Authorizer {
     /// The key store, to refresh it at start-up and to spawn its refresher.
     pub fn keys(&self) -> &Arc<KeyStore> {
         &self.keys
+    }
+
+    /// How many tokens the verified-token cache holds.
+    pub fn verified_tokens(&self) -> usize {
+        self.verified.len()
     }
 
     /// The configuration.
@@ -188,27 +197,15 @@ impl Authorizer {
         let header =
             token::parse_header(header_buf.decode(segments.header)?, &self.config.algorithms)?;
         truncate_into(&mut decision.kid, &header.kid);
-        let signature = signature_buf.decode(segments.signature)?;
-        let message = segments.signing_input.as_bytes();
-
-        // The guard is dropped before any await: lookups never hold the key set across a fetch.
-        let found = self
-            .keys
-            .keys()
-            .find(&header.kid)
-            .map(|key| key.verify(header.alg, message, signature));
-        match found {
-            Some(verified) => verified?,
-            None => {
-                self.keys.refresh_for_unknown_kid(&header.kid).await;
-                let keys = self.keys.keys();
-                match keys.find(&header.kid) {
-                    Some(key) => key.verify(header.alg, message, signature)?,
-                    None if keys.is_empty() => return Err(Reject::JwksUnavailable),
-                    None => return Err(Reject::UnknownKid),
-                }
-            }
-        }
+        let digest = self.verified.digest(raw);
+        let verified_by = self
+            .check_signature(
+                &header,
+                &segments,
+                signature_buf.decode(segments.signature)?,
+                digest.as_ref(),
+            )
+            .await?;
 
         let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
         claims::validate(&claims, &self.rules, now)?;
@@ -243,11 +240,43 @@ impl Authorizer {
                 &self.config.route_rules,
             );
         }
+        if let Some(digest) = digest {
+            self.verified.remember(digest, verified_by);
+        }
         Ok(if denied {
             Outcome::Deny
         } else {
             Outcome::Allow
         })
+    }
+
+    /// Checks the signature with the key named by `kid` (or finds it verified in the cache) and
+    /// returns that key's fingerprint. An unknown kid triggers the shared, rate-limited refresh.
+    async fn check_signature(
+        &self,
+        header: &Header<'_>,
+        segments: &Segments<'_>,
+        signature: &[u8],
+        digest: Option<&TokenDigest>,
+    ) -> Result<Fingerprint, Reject> {
+        let verify = |key: &VerifyingKey| {
+            if !digest.is_some_and(|d| self.verified.was_verified_by(d, key)) {
+                key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
+            }
+            Ok(*key.fingerprint())
+        };
+        // The guard is dropped before any await: lookups never hold the key set across a fetch.
+        let found = self.keys.keys().find(&header.kid).map(verify);
+        if let Some(verified) = found {
+            return verified;
+        }
+        self.keys.refresh_for_unknown_kid(&header.kid).await;
+        let keys = self.keys.keys();
+        match keys.find(&header.kid) {
+            Some(key) => verify(key),
+            None if keys.is_empty() => Err(Reject::JwksUnavailable),
+            None => Err(Reject::UnknownKid),
+        }
     }
 }
 

@@ -21,12 +21,23 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// One usable signing key of the issuer.
 pub struct VerifyingKey {
     kid: Box<str>,
+    /// SHA-256 of the key type and public key bytes: tells a key apart from another one that
+    /// reuses its `kid`.
+    fingerprint: Fingerprint,
     /// One pre-parsed key per algorithm it may verify: the JWK's own `alg` if it names one,
     /// otherwise every allowed algorithm of its key type.
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
+/// A key's identity: SHA-256 over its type and public key material.
+pub type Fingerprint = [u8; 32];
+
 impl VerifyingKey {
+    /// The key's fingerprint.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
@@ -216,6 +227,7 @@ impl VerifyingKey {
         if algorithms.is_empty() {
             return Err("no allowed algorithm for this key");
         }
+        let mut material = Vec::new();
         let verifiers = match &jwk.algorithm {
             AlgorithmParameters::RSA(rsa) => {
                 let n = b64(&rsa.n)?;
@@ -228,6 +240,10 @@ impl VerifyingKey {
                 if bits > MAX_RSA_BITS {
                     return Err("RSA modulus over 8192 bits");
                 }
+                material.extend_from_slice(b"RSA");
+                material.extend_from_slice(&(n.len() as u32).to_be_bytes());
+                material.extend_from_slice(n);
+                material.extend_from_slice(e);
                 let components = RsaPublicKeyComponents { n, e };
                 algorithms
                     .iter()
@@ -252,13 +268,23 @@ impl VerifyingKey {
                 point.push(0x04); // SEC 1 uncompressed point
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
+                material.extend_from_slice(b"EC");
+                material.extend_from_slice(&point);
                 parse_each(&algorithms, &point)?
             }
-            AlgorithmParameters::OctetKeyPair(okp) => parse_each(&algorithms, &b64(&okp.x)?)?,
+            AlgorithmParameters::OctetKeyPair(okp) => {
+                let x = b64(&okp.x)?;
+                material.extend_from_slice(b"OKP");
+                material.extend_from_slice(&x);
+                parse_each(&algorithms, &x)?
+            }
             _ => unreachable!("key kinds were matched above"),
         };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &material);
+        let fingerprint = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
         Ok(VerifyingKey {
             kid: kid.into(),
+            fingerprint,
             verifiers,
         })
     }

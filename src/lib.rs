@@ -24,6 +24,7 @@ mod policy;
 mod refresher;
 mod reject;
 mod token;
+mod verified;
 
 pub use algorithm::{Algorithm, KeyKind};
 pub use config::{

@@ -1,0 +1,58 @@
+//! The verified-token cache: a bounded memory of tokens whose signature was checked recently, so a
+//! token seen again costs a hash and a lookup instead of an RSA verification (API Gateway's own
+//! cache is often off: TTL 0).
+//!
+//! Keys are SHA-256 digests of the whole token, so nothing but the exact token that was verified
+//! can hit, and the tokens themselves are not kept in memory. A hit also requires the key that
+//! verified it to be in the current key set with the same material (its fingerprint): a key the
+//! issuer removed, or a `kid` reused for new material, verifies nothing from the cache. Only the
+//! signature is remembered; claims are checked on every request, so expiry needs no bookkeeping.
+
+use crate::keyset::{Fingerprint, VerifyingKey};
+use quick_cache::sync::Cache;
+
+/// A token's SHA-256 digest.
+pub type TokenDigest = [u8; 32];
+
+/// The cache; a capacity of 0 switches it off.
+pub struct VerifiedTokens {
+    cache: Option<Cache<TokenDigest, Fingerprint>>,
+}
+
+impl VerifiedTokens {
+    /// A cache holding at most `capacity` tokens (0: no cache).
+    pub fn new(capacity: usize) -> Self {
+        VerifiedTokens {
+            cache: (capacity > 0).then(|| Cache::new(capacity)),
+        }
+    }
+
+    /// The digest to look a token up by, or `None` when the cache is off.
+    #[inline]
+    pub fn digest(&self, token: &str) -> Option<TokenDigest> {
+        self.cache.as_ref()?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        Some(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
+    }
+
+    /// Whether this token was verified by exactly this key.
+    #[inline]
+    pub fn was_verified_by(&self, digest: &TokenDigest, key: &VerifyingKey) -> bool {
+        self.cache
+            .as_ref()
+            .and_then(|cache| cache.get(digest))
+            .is_some_and(|fingerprint| fingerprint == *key.fingerprint())
+    }
+
+    /// Remembers that this token's signature verified with this key.
+    pub fn remember(&self, digest: TokenDigest, key: Fingerprint) {
+        if let Some(cache) = &self.cache {
+            cache.insert(digest, key);
+        }
+    }
+
+    /// How many tokens are remembered.
+    pub fn len(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| c.len())
+    }
+}

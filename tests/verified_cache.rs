@@ -1,0 +1,108 @@
+//! The verified-token cache: a repeat costs no signature check, yet never outlives the key that
+//! verified it, and never admits a refused token.
+
+mod support;
+
+use jwt_authorizer::issuer::SigningKey;
+use jwt_authorizer::{Algorithm, Outcome, Reject};
+use std::time::Duration;
+use support::*;
+
+const FAST_REFRESH: [(&str, &str); 2] = [
+    ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+    ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+];
+
+#[tokio::test]
+async fn only_fully_authorized_tokens_are_remembered() {
+    let key = rsa_key("vc-admit");
+    let server = JwksServer::with_keys(&[key]).await;
+    let authorizer = authorizer_for(&server, &[]);
+    let mut claims = good_claims(&server.issuer());
+    let good = key.sign(&claims).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            authorize(&authorizer, &good).await.0.outcome,
+            Outcome::Allow
+        );
+    }
+    assert_eq!(authorizer.verified_tokens(), 1);
+
+    claims["aud"] = serde_json::json!("someone-else");
+    let wrong_audience = key.sign(&claims).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &wrong_audience).await.0.reject,
+        Some(Reject::BadAudience)
+    );
+    assert_eq!(
+        authorizer.verified_tokens(),
+        1,
+        "a signature-valid token with wrong claims is not remembered"
+    );
+
+    let off = authorizer_for(&server, &[("VERIFIED_TOKEN_CACHE_SIZE", "0")]);
+    assert_eq!(authorize(&off, &good).await.0.outcome, Outcome::Allow);
+    assert_eq!(off.verified_tokens(), 0);
+}
+
+#[tokio::test]
+async fn claims_are_still_checked_on_a_cache_hit() {
+    let key = rsa_key("vc-exp");
+    let server = JwksServer::with_keys(&[key]).await;
+    let authorizer = authorizer_for(&server, &[("CLOCK_SKEW_LEEWAY_SECONDS", "0")]);
+    let mut claims = good_claims(&server.issuer());
+    claims["exp"] = serde_json::json!(now() + 2);
+    let short_lived = key.sign(&claims).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &short_lived).await.0.outcome,
+        Outcome::Allow
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        authorize(&authorizer, &short_lived).await.0.reject,
+        Some(Reject::Expired)
+    );
+}
+
+#[tokio::test]
+async fn a_cached_token_stops_working_when_its_key_leaves_the_key_set() {
+    let (old, new) = (rsa_key("vc-old"), rsa_key("vc-new"));
+    let server = JwksServer::with_keys(&[old, new]).await;
+    let authorizer = authorizer_for(&server, &FAST_REFRESH);
+    let token = old.sign(&good_claims(&server.issuer())).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow
+    );
+
+    server.publish(&[new]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.reject,
+        Some(Reject::UnknownKid)
+    );
+}
+
+#[tokio::test]
+async fn a_kid_reused_for_new_key_material_does_not_inherit_cached_verifications() {
+    let original = rsa_key("vc-reused");
+    let server = JwksServer::with_keys(&[original]).await;
+    let authorizer = authorizer_for(&server, &FAST_REFRESH);
+    let token = original.sign(&good_claims(&server.issuer())).unwrap();
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow
+    );
+
+    let replacement = SigningKey::generate(Algorithm::RS256, "vc-reused").unwrap();
+    server.publish(&[&replacement]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.reject,
+        Some(Reject::BadSignature)
+    );
+}
