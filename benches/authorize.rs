@@ -22,40 +22,78 @@ use support::*;
 /// poll, so the figures hold no executor overhead.
 fn authorize_now(authorizer: &Authorizer, event: &[u8], now: u64, out: &mut Vec<u8>) -> Decision {
     let mut future = pin!(authorizer.authorize_at(event, now, out));
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(decision) => decision,
         Poll::Pending => panic!("benchmarked authorizations must not wait for the network"),
     }
 }
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let key = rsa_key("bench");
     let server = runtime.block_on(JwksServer::with_keys(&[key]));
-    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "3600")]);
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_KID_MISS_COOLDOWN_SECONDS", "3600"),
+            ("VERIFIED_TOKEN_CACHE_SIZE", "0"),
+        ],
+    );
+    let cached = authorizer_for(&server, &[]);
     runtime.block_on(authorizer.keys().refresh(Trigger::Init));
+    runtime.block_on(cached.keys().refresh(Trigger::Init));
     let now = now();
     let claims = good_claims(&server.issuer());
     let token = key.sign(&claims).unwrap();
     let event = |token: &str| token_event(&format!("Bearer {token}"));
 
     // The floor: the same signature check with a key parsed ahead of time.
-    let AlgorithmParameters::RSA(rsa) = &key.jwk().algorithm else { unreachable!() };
-    let (n, e) = (URL_SAFE_NO_PAD.decode(&rsa.n).unwrap(), URL_SAFE_NO_PAD.decode(&rsa.e).unwrap());
-    let public = RsaPublicKeyComponents { n: &n[..], e: &e[..] }
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .unwrap();
+    let AlgorithmParameters::RSA(rsa) = &key.jwk().algorithm else {
+        unreachable!()
+    };
+    let (n, e) = (
+        URL_SAFE_NO_PAD.decode(&rsa.n).unwrap(),
+        URL_SAFE_NO_PAD.decode(&rsa.e).unwrap(),
+    );
+    let public = RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .unwrap();
     let (signing_input, signature) = token.rsplit_once('.').unwrap();
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
     c.bench_function("floor/rsa_verify", |b| {
-        b.iter(|| public.verify_sig(black_box(signing_input.as_bytes()), black_box(&signature)).unwrap())
+        b.iter(|| {
+            public
+                .verify_sig(black_box(signing_input.as_bytes()), black_box(&signature))
+                .unwrap()
+        })
     });
 
     let mut out = Vec::with_capacity(1024);
     let good = event(&token);
-    assert_eq!(authorize_now(&authorizer, &good, now, &mut out).outcome, Outcome::Allow);
+    assert_eq!(
+        authorize_now(&authorizer, &good, now, &mut out).outcome,
+        Outcome::Allow
+    );
     c.bench_function("authorize/token_event", |b| {
         b.iter(|| authorize_now(&authorizer, black_box(&good), now, &mut out))
+    });
+
+    assert_eq!(
+        authorize_now(&cached, &good, now, &mut out).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(cached.verified_tokens(), 1);
+    c.bench_function("authorize/cache_hit", |b| {
+        b.iter(|| authorize_now(&cached, black_box(&good), now, &mut out))
     });
 
     let mut expired_claims = claims.clone();
@@ -67,17 +105,35 @@ fn benches(c: &mut Criterion) {
         ("reject/malformed", event("not-a-jwt"), Reject::Malformed),
         (
             "reject/unknown_kid",
-            event(&sign_raw(key, &json!({"alg": "RS256", "kid": "unknown"}), &claims)),
+            event(&sign_raw(
+                key,
+                &json!({"alg": "RS256", "kid": "unknown"}),
+                &claims,
+            )),
             Reject::UnknownKid,
         ),
-        ("reject/expired", event(&key.sign(&expired_claims).unwrap()), Reject::Expired),
-        ("reject/bad_signature", event(std::str::from_utf8(&tampered).unwrap()), Reject::BadSignature),
+        (
+            "reject/expired",
+            event(&key.sign(&expired_claims).unwrap()),
+            Reject::Expired,
+        ),
+        (
+            "reject/bad_signature",
+            event(std::str::from_utf8(&tampered).unwrap()),
+            Reject::BadSignature,
+        ),
     ];
     for (id, bad, reason) in &rejects {
         // The first unknown kid costs one fetch; the penalty box answers the rest.
         runtime.block_on(authorizer.authorize_at(bad, now, &mut out));
-        assert_eq!(authorize_now(&authorizer, bad, now, &mut out).reject, Some(*reason), "{id}");
-        c.bench_function(id, |b| b.iter(|| authorize_now(&authorizer, black_box(bad), now, &mut out)));
+        assert_eq!(
+            authorize_now(&authorizer, bad, now, &mut out).reject,
+            Some(*reason),
+            "{id}"
+        );
+        c.bench_function(id, |b| {
+            b.iter(|| authorize_now(&authorizer, black_box(bad), now, &mut out))
+        });
     }
 }
 
