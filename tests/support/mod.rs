@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
+pub mod runtime_api;
+
 /// How the JWKS endpoint answers.
 #[derive(Clone, Debug)]
 pub enum Mode {

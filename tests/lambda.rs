@@ -1,0 +1,86 @@
+//! The binary in Lambda mode: started with `AWS_LAMBDA_RUNTIME_API` and no subcommand, against a
+//! Runtime API on 127.0.0.1, it answers an Allow on the response endpoint and `Unauthorized` on
+//! the error endpoint, and logs JSON lines.
+
+mod support;
+
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::Duration;
+use support::runtime_api::{RuntimeApi, lambda_environment};
+use support::*;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lambda_loop_answers_on_the_runtime_api() {
+    let key = rsa_key("lambda");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut api = RuntimeApi::start().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
+        .env_clear()
+        .envs(lambda_environment(&api.address))
+        .env("TOKEN_ISSUER", server.issuer())
+        .env("JWKS_URI", server.jwks_uri())
+        .env("AUDIENCE", AUDIENCE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let allowed = api.push(token_event(&format!("Bearer {token}")));
+    let refused = api.push(token_event("Bearer not.a.token"));
+    let missing = api.push(token_event(""));
+
+    let first = api
+        .answer(Duration::from_secs(20))
+        .await
+        .expect("an answer to the first event");
+    assert_eq!(
+        (first.request_id.as_str(), first.kind),
+        (allowed.as_str(), "response"),
+        "{first:?}"
+    );
+    let policy: Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(policy["principalId"], "auth0|alice");
+    assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
+
+    for id in [refused, missing] {
+        let answer = api.answer(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(
+            (answer.request_id.as_str(), answer.kind),
+            (id.as_str(), "error")
+        );
+        let error: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(error["errorMessage"], "Unauthorized");
+        assert_eq!(error["errorType"], "Unauthorized");
+    }
+    assert_eq!(server.hits(), 1, "keys fetched once, at init");
+
+    child.start_kill().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    let decisions: Vec<Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "authorization")
+        .collect();
+    assert_eq!(
+        decisions.len(),
+        3,
+        "one JSON log line per decision:\n{stdout}"
+    );
+    assert_eq!(decisions[1]["fields"]["reason"], "malformed");
+    assert!(
+        !stdout.contains(&token[..40]),
+        "the token never reaches the logs"
+    );
+}

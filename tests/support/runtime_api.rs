@@ -1,0 +1,169 @@
+//! A Lambda Runtime API on 127.0.0.1: the four endpoints a custom runtime talks to
+//! (`invocation/next`, `invocation/{id}/response`, `invocation/{id}/error`, `init/error`), with a
+//! queue of events and a record of every answer, so the real binary can run as it does in Lambda.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+
+/// One answer the function posted.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The request id it answers.
+    pub request_id: String,
+    /// `response`, `error` or `init_error`.
+    pub kind: &'static str,
+    /// The body it posted.
+    pub body: String,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+struct Shared {
+    events: Mutex<VecDeque<(String, Vec<u8>)>>,
+    queued: Notify,
+    answers: mpsc::UnboundedSender<Answer>,
+}
+
+/// The Runtime API server.
+pub struct RuntimeApi {
+    shared: Arc<Shared>,
+    /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub address: String,
+    answers: mpsc::UnboundedReceiver<Answer>,
+    next_id: u64,
+}
+
+impl RuntimeApi {
+    /// Starts the server on a fresh port.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            events: Mutex::default(),
+            queued: Notify::new(),
+            answers: tx,
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        RuntimeApi {
+            shared,
+            address,
+            answers: rx,
+            next_id: 0,
+        }
+    }
+
+    /// Queues an event; returns its request id.
+    pub fn push(&mut self, event: Vec<u8>) -> String {
+        self.next_id += 1;
+        let id = format!("req-{:08}", self.next_id);
+        self.shared
+            .events
+            .lock()
+            .unwrap()
+            .push_back((id.clone(), event));
+        self.shared.queued.notify_one();
+        id
+    }
+
+    /// The next answer, or `None` after `timeout`.
+    pub async fn answer(&mut self, timeout: Duration) -> Option<Answer> {
+        tokio::time::timeout(timeout, self.answers.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let (id, event) = loop {
+        let notified = shared.queued.notified();
+        if let Some(item) = shared.events.lock().unwrap().pop_front() {
+            break item;
+        }
+        notified.await;
+    };
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 30_000;
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+    );
+    headers.insert("content-type", "application/json".parse().unwrap());
+    (headers, event)
+}
+
+fn record(shared: &Shared, request_id: String, kind: &'static str, body: Bytes) -> StatusCode {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let _ = shared.answers.send(Answer {
+        request_id,
+        kind,
+        body,
+        at: Instant::now(),
+    });
+    StatusCode::ACCEPTED
+}
+
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    record(&shared, id, "response", body)
+}
+
+async fn error(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    record(&shared, id, "error", body)
+}
+
+async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    record(&shared, String::new(), "init_error", body)
+}
+
+/// The environment Lambda gives a function, for `AWS_LAMBDA_RUNTIME_API` at `address`.
+pub fn lambda_environment(address: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", address.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "authorizer".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+    ]
+}
