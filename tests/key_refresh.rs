@@ -257,3 +257,27 @@ async fn keys_are_found_through_oidc_discovery_when_no_jwks_uri_is_set() {
     );
     assert_eq!(server.hits(), 1);
 }
+
+#[tokio::test]
+async fn keys_come_over_https_from_an_issuer_whose_ca_is_configured() {
+    let key = rsa_key("tls");
+    let ca = support::tls::TestCa::new();
+    let server = JwksServer::start_tls(jwt_authorizer::issuer::jwks([key]), &ca).await;
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), &ca.ca_pem).unwrap();
+    let claims = good_claims(&server.issuer());
+    let token = key.sign(&claims).unwrap();
+
+    let trusting = authorizer_for(
+        &server,
+        &[("JWKS_CA_FILE", ca_file.path().to_str().unwrap())],
+    );
+    assert_eq!(authorize(&trusting, &token).await.0.outcome, Outcome::Allow);
+
+    // Without the CA the certificate is not trusted: no keys, no Allow.
+    let untrusting = authorizer_for(&server, &[]);
+    assert_eq!(
+        authorize(&untrusting, &token).await.0.reject,
+        Some(Reject::JwksUnavailable)
+    );
+}

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 pub mod runtime_api;
+pub mod tls;
 
 /// How the JWKS endpoint answers.
 #[derive(Clone, Debug)]
@@ -61,6 +62,23 @@ impl JwksServer {
             .await
             .expect("bind 127.0.0.1");
         let base = format!("http://{}", listener.local_addr().unwrap());
+        Self::serve(listener, base, jwks)
+    }
+
+    /// Starts serving `jwks` over HTTPS with a certificate from `ca`.
+    pub async fn start_tls(jwks: String, ca: &tls::TestCa) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        Self::serve(ca.listener(listener), base, jwks)
+    }
+
+    fn serve<L>(listener: L, base: String, jwks: String) -> Self
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let shared = Arc::new(Shared {
             jwks: Mutex::new(jwks),
             mode: Mutex::new(Mode::Serve),
