@@ -382,16 +382,42 @@ fn print_banner(
             };
             let token = dev_issuer::mint(key, &spec)?;
             let pets = format!("{base}/pets");
+            // What the printed token gets on each route under the configured scope rules.
+            let expect = |method: &str, path: &str, ok: &'static str| {
+                let denied = config.route_rules.iter().any(|rule| {
+                    rule.covers(method, path) && !rule.is_satisfied_by(Some(&spec.scope))
+                });
+                if denied { "403: ROUTE_SCOPES" } else { ok }
+            };
+            let bearer = "-H \"Authorization: Bearer $TOKEN\"";
+            let tries = [
+                (
+                    format!("curl -i {pets} {bearer}"),
+                    expect("GET", "pets", "200"),
+                ),
+                (
+                    format!("curl -i {pets}/1 {bearer}"),
+                    expect("GET", "pets/1", "200"),
+                ),
+                (format!("curl -i {pets}"), "401: no token"),
+                (
+                    format!("curl -i {pets} -H \"Authorization: Bearer not.a.token\""),
+                    "401: bad token",
+                ),
+                (
+                    format!(
+                        "curl -i -X POST {pets} {bearer} -d '{{\"type\":\"cat\",\"price\":12.5}}'"
+                    ),
+                    expect("POST", "pets", "201"),
+                ),
+            ];
             out.push_str(&format!(
-                "\nA token (sub dev-user, scope \"read:pets\", valid 24 h):\n\
-                 export TOKEN={token}\n\n\
-                 Try:\n\
-                 curl -i {pets} -H \"Authorization: Bearer $TOKEN\"          # 200\n\
-                 curl -i {pets}/1 -H \"Authorization: Bearer $TOKEN\"        # 200\n\
-                 curl -i {pets}                                                # 401: no token\n\
-                 curl -i {pets} -H \"Authorization: Bearer not.a.token\"     # 401: bad token\n\
-                 curl -i -X POST {pets} -H \"Authorization: Bearer $TOKEN\" -d '{{\"type\":\"cat\",\"price\":12.5}}'   # 201; 403 with ROUTE_SCOPES='POST /pets=write:pets'\n"
+                "\nA token (sub dev-user, scope \"read:pets\", valid 24 h):\nexport TOKEN={token}\n\nTry:\n"
             ));
+            let width = tries.iter().map(|(line, _)| line.len()).max().unwrap_or(0);
+            for (line, expected) in &tries {
+                out.push_str(&format!("  {line:<width$}  # {expected}\n"));
+            }
             if let Some(path) = &args.key {
                 out.push_str(&format!(
                     "More tokens: authorizer token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
