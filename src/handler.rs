@@ -183,8 +183,6 @@ impl Authorizer {
         out: &mut Vec<u8>,
         decision: &mut Decision,
     ) -> Result<Outcome, Reject> {
-        self.keys.refresh_if_stale().await;
-
         let raw = token::bearer_token(authorization.ok_or(Reject::MissingToken)?)?;
         if raw.len() > self.config.max_token_bytes {
             return Err(Reject::TokenTooLarge);
@@ -197,6 +195,9 @@ impl Authorizer {
         let header =
             token::parse_header(header_buf.decode(segments.header)?, &self.config.algorithms)?;
         truncate_into(&mut decision.kid, &header.kid);
+        // Only a well-formed token may trigger a refresh of a stale key set: junk costs the
+        // issuer nothing.
+        self.keys.refresh_if_stale().await;
         let digest = self.verified.digest(raw);
         let verified_by = self
             .check_signature(
