@@ -52,21 +52,19 @@ pub struct Segments<'a> {
 /// the base64url alphabet (padding `=` included: JWS never pads).
 pub fn split(token: &str) -> Result<Segments<'_>, Reject> {
     let bytes = token.as_bytes();
-    let mut dots = [0usize; 2];
-    let mut count = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'.' {
-            if count == 2 {
-                return Err(Reject::Malformed);
-            }
-            dots[count] = i;
-            count += 1;
-        } else if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(Reject::Malformed);
-        }
+    // One pass without early exit over the alphabet (the compiler vectorizes it), then the dots
+    // found with memchr: a byte-at-a-time loop here was a third of the non-crypto cost.
+    let alphabet_ok = bytes.iter().fold(true, |ok, &b| {
+        ok & matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.')
+    });
+    if !alphabet_ok {
+        return Err(Reject::Malformed);
     }
-    let [first, second] = dots;
-    if count != 2 || first == 0 || second == first + 1 || second + 1 == bytes.len() {
+    let mut dots = memchr::memchr_iter(b'.', bytes);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(Reject::Malformed);
+    };
+    if first == 0 || second == first + 1 || second + 1 == bytes.len() {
         return Err(Reject::Malformed);
     }
     Ok(Segments {
