@@ -14,21 +14,12 @@ use jsonwebtoken::jwk::AlgorithmParameters;
 use jwt_authorizer::{Authorizer, Decision, Outcome, Reject, Trigger};
 use serde_json::json;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use support::*;
 
 /// Runs an authorization that never suspends (keys cached, kid misses in the penalty box) in one
 /// poll, so the figures hold no executor overhead.
 fn authorize_now(authorizer: &Authorizer, event: &[u8], now: u64, out: &mut Vec<u8>) -> Decision {
-    let mut future = pin!(authorizer.authorize_at(event, now, out));
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(decision) => decision,
-        Poll::Pending => panic!("benchmarked authorizations must not wait for the network"),
-    }
+    poll_now(authorizer.authorize_at(event, now, out))
 }
 
 fn benches(c: &mut Criterion) {

@@ -95,16 +95,13 @@ impl Algorithm {
     /// The aws-lc-rs verification parameters. RSA ones accept moduli of 2048 to 8192 bits only,
     /// and ECDSA ones take JWS's fixed-width `r || s` signatures.
     pub(crate) fn verification(self) -> &'static dyn VerificationAlgorithm {
+        if let Some(rsa) = self.rsa_parameters() {
+            return rsa;
+        }
         match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
             Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            Algorithm::EdDSA => &signature::ED25519,
+            _ => &signature::ED25519,
         }
     }
 
