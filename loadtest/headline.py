@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The headline of a k6 summary (`k6 run --summary-export FILE`): req/s, latency, errors.
 
-    headline.py SUMMARY.json NAME DURATION [HEALTHZ_JSON]   prints the headline of one run
+    headline.py SUMMARY.json NAME DURATION [HEALTHZ_JSON [SERVER_JSON]]   the headline of one run
     headline.py --check SUMMARY.json                        exits 1 unless no status was wrong
     headline.py --compare ON.json OFF.json                  auth on against auth off (ratios)
 """
@@ -60,7 +60,19 @@ def failed_thresholds(summary):
     return out
 
 
-def headline(path, name, duration, healthz_text="{}"):
+def server_cpu(path):
+    """Server CPU microseconds per request, from run-local's NAME-server.json (None if unknown)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            server = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not server.get("requests") or not server.get("cpu_seconds"):
+        return None
+    return 1e6 * server["cpu_seconds"] / server["requests"]
+
+
+def headline(path, name, duration, healthz_text="{}", server_path=None):
     f = figures(load(path))
     lines = [
         f"{name} ({duration}): {f['rps']:.0f} req/s, {f['requests']} requests"
@@ -84,6 +96,9 @@ def headline(path, name, duration, healthz_text="{}"):
         gateway = health["gateway"]
     if gateway:
         lines.append("  gateway counters: " + ", ".join(f"{k} {v}" for k, v in gateway.items()))
+    cpu = server_cpu(server_path) if server_path else None
+    if cpu is not None:
+        lines.append(f"  server CPU (user + system) per request: {cpu:.1f} us")
     lines.append(
         "  thresholds: " + ("all passed" if not f["failed_thresholds"] else "FAILED " + "; ".join(f["failed_thresholds"]))
     )
@@ -118,12 +133,12 @@ def compare(on_path, off_path):
         a, b = on[key], off[key]
         ratio = f"{a / b:.2f}" if b else "-"
         print(f"{label:8} {fmt.format(a):>10} {fmt.format(b):>10} {ratio:>8}")
-    if on["rps"] and off["rps"]:
-        # Per request at saturation: 1/rps is the machine time a request costs.
-        per_on, per_off = 1e6 / on["rps"], 1e6 / off["rps"]
+    cpu_on = server_cpu(on_path.replace("-summary.json", "-server.json"))
+    cpu_off = server_cpu(off_path.replace("-summary.json", "-server.json"))
+    if cpu_on and cpu_off:
         print(
-            f"machine time per request: {per_on:.1f} us with authorization, {per_off:.1f} us without: "
-            f"the authorizer's share is {100 * (per_on - per_off) / per_on:.0f} %"
+            f"server CPU per request: {cpu_on:.1f} us with authorization, {cpu_off:.1f} us without "
+            f"(on/off {cpu_on / cpu_off:.2f}): the authorizer is {100 * (cpu_on - cpu_off) / cpu_on:.0f} % of the server's CPU"
         )
     if on["p50"]:
         print(f"authorizer's share of the median latency: {100 * (on['p50'] - off['p50']) / on['p50']:.0f} %")
@@ -135,7 +150,7 @@ def main(argv):
         return check(argv[2])
     if len(argv) >= 2 and argv[1] == "--compare" and len(argv) == 4:
         return compare(argv[2], argv[3])
-    if len(argv) in (4, 5):
+    if len(argv) in (4, 5, 6):
         headline(*argv[1:])
         return 0
     print(__doc__, file=sys.stderr)
