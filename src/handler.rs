@@ -56,6 +56,8 @@ pub struct Decision {
     pub kid: ArrayString<64>,
     /// The token's `sub`, only once the token is verified.
     pub sub: ArrayString<128>,
+    /// The signature check was answered by the verified-token cache (a metric).
+    pub cache_hit: bool,
 }
 
 impl Decision {
@@ -66,6 +68,7 @@ impl Decision {
             event: None,
             kid: ArrayString::new(),
             sub: ArrayString::new(),
+            cache_hit: false,
         }
     }
 }
@@ -122,15 +125,17 @@ impl Authorizer {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let decision = self.authorize_at(event, now, out).await;
+        let latency = started.elapsed();
         tracing::info!(
             outcome = decision.outcome.as_str(),
             reason = decision.reject.map(Reject::as_str),
             event = decision.event.map(EventKind::as_str),
             kid = decision.kid.as_str(),
             sub = decision.sub.as_str(),
-            latency_us = started.elapsed().as_micros() as u64,
+            latency_us = latency.as_micros() as u64,
             "authorization"
         );
+        crate::metrics::record_decision(&decision, latency);
         decision
     }
 
@@ -199,7 +204,7 @@ impl Authorizer {
         // issuer nothing.
         self.keys.refresh_if_stale().await;
         let digest = self.verified.digest(raw);
-        let verified_by = self
+        let (verified_by, cache_hit) = self
             .check_signature(
                 &header,
                 &segments,
@@ -207,6 +212,7 @@ impl Authorizer {
                 digest.as_ref(),
             )
             .await?;
+        decision.cache_hit = cache_hit;
 
         let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
         claims::validate(&claims, &self.rules, now)?;
@@ -252,19 +258,21 @@ impl Authorizer {
     }
 
     /// Checks the signature with the key named by `kid` (or finds it verified in the cache) and
-    /// returns that key's fingerprint. An unknown kid triggers the shared, rate-limited refresh.
+    /// returns that key's fingerprint, and whether the cache answered. An unknown kid triggers the
+    /// shared, rate-limited refresh.
     async fn check_signature(
         &self,
         header: &Header<'_>,
         segments: &Segments<'_>,
         signature: &[u8],
         digest: Option<&TokenDigest>,
-    ) -> Result<Fingerprint, Reject> {
+    ) -> Result<(Fingerprint, bool), Reject> {
         let verify = |key: &VerifyingKey| {
-            if !digest.is_some_and(|d| self.verified.was_verified_by(d, key)) {
+            let hit = digest.is_some_and(|d| self.verified.was_verified_by(d, key));
+            if !hit {
                 key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
             }
-            Ok(*key.fingerprint())
+            Ok((*key.fingerprint(), hit))
         };
         // The guard is dropped before any await: lookups never hold the key set across a fetch.
         let found = self.keys.keys().find(&header.kid).map(verify);

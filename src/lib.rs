@@ -6,6 +6,7 @@
 //! - [`Authorizer`]: one authorization, from event bytes to the answer; [`Decision`] says what happened.
 //! - [`KeyStore`]: the lock-free key set and what keeps it fresh; [`KeySet`] the parsed keys.
 //! - [`Reject`]: every reason a token is refused (the caller only ever sees `Unauthorized`).
+//! - [`metrics`]: what is counted and timed, and its sinks (EMF for Lambda, Prometheus for `serve`).
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
 #![deny(missing_docs)]
 
@@ -20,6 +21,7 @@ mod json;
 mod keyset;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod metrics;
 mod policy;
 mod refresher;
 mod reject;

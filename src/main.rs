@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -42,17 +43,78 @@ enum Command {
     /// Mint tokens for `serve`'s embedded issuer, one per line on stdout.
     #[cfg(feature = "local")]
     Token(jwt_authorizer::local::TokenArgs),
+    /// The CloudWatch dashboard (dashboards/cloudwatch.json): print it, or put it in your account.
+    #[command(subcommand)]
+    Dashboards(Dashboards),
+}
+
+#[derive(Subcommand)]
+enum Dashboards {
+    /// Print the CloudWatch dashboard body for these parameters.
+    Render(DashboardArgs),
+    /// Put the dashboard with PutDashboard (standard AWS credential chain; AWS_ENDPOINT_URL is
+    /// honoured). Needs a build with `--features dashboards`.
+    Deploy {
+        #[command(flatten)]
+        params: DashboardArgs,
+        /// The dashboard's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct DashboardArgs {
+    /// The authorizer's Lambda function name.
+    #[arg(long)]
+    function: String,
+    /// The REST API's name (AWS/ApiGateway ApiName).
+    #[arg(long)]
+    api: String,
+    /// The API stage.
+    #[arg(long)]
+    stage: String,
+    /// The region of the function and the API.
+    #[arg(long)]
+    region: String,
+    /// The EMF namespace (METRICS_NAMESPACE).
+    #[arg(long, default_value = "JwtAuthorizer")]
+    namespace: String,
+    /// The `service` dimension (METRICS_SERVICE); default: the function name.
+    #[arg(long)]
+    service: Option<String>,
+}
+
+impl DashboardArgs {
+    fn render(self) -> Result<String, ExitCode> {
+        let params = jwt_authorizer::metrics::DashboardParams {
+            service: self.service.unwrap_or_else(|| self.function.clone()),
+            function: self.function,
+            api: self.api,
+            stage: self.stage,
+            region: self.region,
+            namespace: self.namespace,
+        };
+        jwt_authorizer::metrics::render_cloudwatch_dashboard(&params).map_err(|e| {
+            eprintln!("authorizer dashboards: {e}");
+            ExitCode::from(2)
+        })
+    }
 }
 
 fn variables_help() -> String {
     let mut help = String::from("Environment variables:\n");
-    for (name, default, meaning) in VARIABLES {
+    for (name, default, meaning) in VARIABLES
+        .iter()
+        .chain(&jwt_authorizer::metrics::emf::VARIABLES)
+    {
         help.push_str(&format!("  {name:<34} {default:<14} {meaning}\n"));
     }
     help
 }
 
 fn main() -> ExitCode {
+    let started = Instant::now();
     let cli = Cli::parse();
     let command = match cli.command {
         Some(command) => command,
@@ -69,12 +131,13 @@ fn main() -> ExitCode {
         .expect("the tokio runtime starts");
     runtime.block_on(async {
         match command {
-            Command::Lambda => run_lambda().await,
+            Command::Lambda => run_lambda(started).await,
             Command::Invoke { event } => invoke(&event).await,
             #[cfg(feature = "local")]
             Command::Serve(args) => serve(args).await,
             #[cfg(feature = "local")]
             Command::Token(args) => token(&args),
+            Command::Dashboards(command) => dashboards(command).await,
         }
     })
 }
@@ -92,8 +155,25 @@ fn build_authorizer() -> Result<Arc<Authorizer>, ExitCode> {
     Ok(Arc::new(authorizer))
 }
 
-async fn run_lambda() -> ExitCode {
+async fn run_lambda(started: Instant) -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
+    let emf = match jwt_authorizer::metrics::emf::EmfConfig::from_env() {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("authorizer: {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    // Before anything is recorded: the handles are registered against this recorder, once.
+    let emf = match jwt_authorizer::metrics::emf::install(emf) {
+        Ok(sink) => Arc::new(sink),
+        Err(e) => {
+            eprintln!("authorizer: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let authorizer = match build_authorizer() {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
@@ -101,13 +181,20 @@ async fn run_lambda() -> ExitCode {
     // Init has spare CPU: fetch the keys now, but never fail init because the issuer is down.
     authorizer.keys().refresh(Trigger::Init).await;
     tokio::spawn(authorizer.keys().clone().run_refresher());
+    // Reported with the first invocation's metrics, as Powertools reports ColdStart.
+    jwt_authorizer::metrics::record_init(started.elapsed());
     let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let authorizer = authorizer.clone();
+        let emf = emf.clone();
         async move {
             let mut out = Vec::with_capacity(512);
             let decision = authorizer
                 .authorize(event.payload.get().as_bytes(), &mut out)
                 .await;
+            if emf.due() {
+                jwt_authorizer::metrics::observe_keys(authorizer.keys());
+                emf.after_invocation(&event.context.request_id);
+            }
             match decision.outcome {
                 Outcome::Unauthorized => Err(decision.reject.unwrap_or(Reject::Malformed)),
                 Outcome::Allow | Outcome::Deny => Ok(answer(out)),
@@ -164,6 +251,12 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
 #[cfg(feature = "local")]
 async fn serve(args: jwt_authorizer::local::ServeArgs) -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    // The admin listener's GET /metrics renders this recorder.
+    if let Err(e) = jwt_authorizer::metrics::prometheus::install() {
+        eprintln!("authorizer serve: {e}");
+        return ExitCode::from(2);
+    }
+    jwt_authorizer::metrics::record_init(std::time::Duration::ZERO);
     match jwt_authorizer::local::serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -182,6 +275,51 @@ fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn dashboards(command: Dashboards) -> ExitCode {
+    match command {
+        Dashboards::Render(args) => match args.render() {
+            Ok(body) => {
+                print!("{body}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Dashboards::Deploy { params, name } => deploy(params, &name).await,
+    }
+}
+
+#[cfg(feature = "dashboards")]
+async fn deploy(params: DashboardArgs, name: &str) -> ExitCode {
+    let region = params.region.clone();
+    let body = match params.render() {
+        Ok(body) => body,
+        Err(code) => return code,
+    };
+    match jwt_authorizer::metrics::deploy_dashboard(name, &body, &region).await {
+        Ok(warnings) => {
+            for warning in warnings {
+                eprintln!("authorizer dashboards deploy: warning: {warning}");
+            }
+            println!("dashboard {name} deployed");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("authorizer dashboards deploy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "dashboards"))]
+async fn deploy(_: DashboardArgs, _: &str) -> ExitCode {
+    eprintln!(
+        "authorizer dashboards deploy: this binary was built without the AWS SDK; build it with \
+         `cargo install --path . --features dashboards` (or use `dashboards render` and \
+         `aws cloudwatch put-dashboard --dashboard-body file://...`)"
+    );
+    ExitCode::from(2)
 }
 
 /// The written answer as a JSON value Lambda passes through unchanged.

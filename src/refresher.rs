@@ -107,7 +107,8 @@ impl KeyStore {
         }
     }
 
-    /// Replaces the default observer (a log line per attempt), e.g. to add metrics.
+    /// Replaces the default observer (a log line per attempt, and the `jwks_*` metrics once
+    /// [`crate::metrics::install_handles`] ran).
     pub fn with_observer(mut self, observer: impl Fn(&Attempt) + Send + Sync + 'static) -> Self {
         self.observer = Box::new(observer);
         self
@@ -238,6 +239,7 @@ impl KeyStore {
 }
 
 fn log_attempt(attempt: &Attempt) {
+    crate::metrics::record_refresh(attempt);
     if let Ok(keys) = attempt.result {
         tracing::info!(
             trigger = attempt.trigger.as_str(),

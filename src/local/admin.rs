@@ -2,8 +2,8 @@
 //! counters) and `GET /metrics` (Prometheus text). It is a separate listener so that a load test
 //! or a probe never competes with, or is counted as, API traffic.
 //!
-//! The counters are plain atomics for now; the metrics issue replaces the `/metrics` body with the
-//! `metrics-exporter-prometheus` recorder's and keeps the route.
+//! The gateway's counters are plain atomics; `/metrics` appends the authorizer's own metrics from
+//! the `metrics-exporter-prometheus` recorder (`crate::metrics::prometheus`) when it is installed.
 
 use super::cache::AuthCache;
 use crate::handler::Authorizer;
@@ -155,7 +155,10 @@ fn render(admin: &Admin) -> String {
         "Entries in the authorizer result cache.",
         &[("", cache(admin).len() as u64)],
     );
-    if let Some(authorizer) = &admin.authorizer {
+    let recorded =
+        crate::metrics::prometheus::render(admin.authorizer.as_ref().map(|a| a.keys().as_ref()));
+    // The recorder reports jwks_keys and jwks_age_seconds itself.
+    if let (Some(authorizer), None) = (&admin.authorizer, &recorded) {
         let set = authorizer.keys().keys();
         family(
             "jwks_keys",
@@ -176,6 +179,9 @@ fn render(admin: &Admin) -> String {
                 fetched.elapsed().as_secs_f64()
             );
         }
+    }
+    if let Some(recorded) = recorded {
+        out.push_str(&recorded);
     }
     out
 }

@@ -1,0 +1,719 @@
+//! The Lambda sink: CloudWatch Embedded Metric Format (EMF) documents on stdout, which CloudWatch
+//! Logs turns into metrics with no agent, sidecar or API call.
+//!
+//! # Why our own recorder and not `metrics_cloudwatch_embedded`
+//! That crate (0.10, the well-kept one) was measured inadequate for an authorizer that aggregates:
+//! it keeps at most 100 histogram values between flushes, logs an error and drops the rest; it
+//! writes every value instead of aggregating them into EMF `Values`/`Counts`; and its default
+//! feature pulls `lambda_http` into a function that never serves HTTP. What we need is small: a
+//! registry written once at start-up, atomics per handle, and a writer. So:
+//!
+//! - counters and gauges are `AtomicU64`s; a flush swaps each counter to 0 and reports the delta;
+//! - a histogram is a fixed array of atomic buckets, log-linear (exact below 32, then 16 buckets per
+//!   power of two: at most 1/32 ≈ 3% off), plus exact `Min`, `Max`, `Sum` and `Count`. Recording a
+//!   value is a few atomic operations and never allocates, however many values a window holds. A
+//!   flush reports the non-empty buckets as EMF `Values`/`Counts` (merged down to 100 pairs, the
+//!   EMF limit per metric), so CloudWatch computes percentiles from them;
+//! - one document per label set: its labels are dimensions, rolled up by prefix (for
+//!   `authorizations{outcome, reason}`: `[service, outcome, reason]`, `[service, outcome]`,
+//!   `[service]`) so a dashboard can graph totals and per-outcome rates without metric math.
+//!
+//! # Flushing
+//! `METRICS_FLUSH_INTERVAL_SECONDS=0` (the default) writes after every invocation, with the request
+//! id as the `function_request_id` property (the key Powertools uses in its logs). `N > 0` writes at
+//! most every N seconds (checked after each invocation), one document per label set for the whole
+//! window, and no request id. The trade: a busy function writes one line every N seconds instead of
+//! one per request, but what was recorded since the last flush is lost when Lambda retires the
+//! execution environment (there is no shutdown hook without an extension), so keep N short.
+
+use ::metrics::{
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use serde_json::{Map, Value, json};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The EMF limit of metrics per document.
+pub const MAX_METRICS_PER_DOCUMENT: usize = 100;
+/// The EMF limit of dimensions per dimension set.
+pub const MAX_DIMENSIONS: usize = 30;
+/// The EMF limit of values per metric.
+pub const MAX_VALUES: usize = 100;
+
+/// The variables this sink reads at start-up: name, default, meaning.
+pub const VARIABLES: [(&str, &str, &str); 3] = [
+    (
+        "METRICS_NAMESPACE",
+        "JwtAuthorizer",
+        "CloudWatch namespace of the EMF metrics (Lambda)",
+    ),
+    (
+        "METRICS_SERVICE",
+        "(function name)",
+        "Value of the `service` dimension (default AWS_LAMBDA_FUNCTION_NAME)",
+    ),
+    (
+        "METRICS_FLUSH_INTERVAL_SECONDS",
+        "0",
+        "0: one EMF line per invocation; N: at most one per N seconds, histograms aggregated",
+    ),
+];
+
+/// What the EMF sink needs to know, from the environment at start-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmfConfig {
+    /// CloudWatch namespace.
+    pub namespace: String,
+    /// The `service` dimension's value.
+    pub service: String,
+    /// The function's name, a property of every document.
+    pub function_name: Option<String>,
+    /// Zero: flush after every invocation.
+    pub flush_interval: Duration,
+}
+
+/// A bad `METRICS_*` variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct EmfConfigError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What is wrong and how to fix it.
+    pub problem: String,
+}
+
+impl EmfConfig {
+    /// Reads `METRICS_NAMESPACE`, `METRICS_SERVICE`, `METRICS_FLUSH_INTERVAL_SECONDS` and
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    ///
+    /// # Errors
+    /// Every bad variable, each naming itself.
+    pub fn from_env() -> Result<Self, Vec<EmfConfigError>> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// As [`EmfConfig::from_env`], from any lookup (for tests).
+    ///
+    /// # Errors
+    /// Every bad variable, each naming itself.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<EmfConfigError>> {
+        let mut problems = Vec::new();
+        let function_name = get("AWS_LAMBDA_FUNCTION_NAME");
+        let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| "JwtAuthorizer".to_owned());
+        // CloudWatch: 1 to 255 characters of [0-9A-Za-z.\-_/#: ], and `AWS/` is reserved.
+        if namespace.len() > 255
+            || !namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b))
+            || namespace.starts_with("AWS/")
+        {
+            problems.push(EmfConfigError {
+                variable: "METRICS_NAMESPACE",
+                problem:
+                    "use 1 to 255 of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/"
+                        .to_owned(),
+            });
+        }
+        let service = get("METRICS_SERVICE")
+            .or_else(|| function_name.clone())
+            .unwrap_or_else(|| "authorizer".to_owned());
+        // A dimension value: 1 to 1024 characters, no control characters, not starting with ':'.
+        if service.chars().count() > 1024
+            || service.chars().any(char::is_control)
+            || service.starts_with(':')
+        {
+            problems.push(EmfConfigError {
+                variable: "METRICS_SERVICE",
+                problem: "use 1 to 1024 printable characters, not starting with ':'".to_owned(),
+            });
+        }
+        let flush_interval = match get("METRICS_FLUSH_INTERVAL_SECONDS") {
+            None => Duration::ZERO,
+            Some(value) => match value.trim().parse::<u32>() {
+                Ok(seconds) => Duration::from_secs(seconds.into()),
+                Err(_) => {
+                    problems.push(EmfConfigError {
+                        variable: "METRICS_FLUSH_INTERVAL_SECONDS",
+                        problem: format!(
+                            "{value:?} is not a whole number of seconds (0 flushes after every invocation)"
+                        ),
+                    });
+                    Duration::ZERO
+                }
+            },
+        };
+        if problems.is_empty() {
+            Ok(EmfConfig {
+                namespace,
+                service,
+                function_name,
+                flush_interval,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// Installing the global recorder failed.
+#[derive(Debug, thiserror::Error)]
+#[error("a metrics recorder is already installed in this process; install exactly one sink")]
+pub struct AlreadyInstalled;
+
+/// Installs an [`EmfRecorder`] as the global recorder and registers the crate's handles.
+///
+/// # Errors
+/// [`AlreadyInstalled`] when another recorder was installed first.
+pub fn install(config: EmfConfig) -> Result<EmfSink, AlreadyInstalled> {
+    let recorder = EmfRecorder::default();
+    let sink = recorder.sink(config);
+    ::metrics::set_global_recorder(recorder).map_err(|_| AlreadyInstalled)?;
+    super::install_handles();
+    Ok(sink)
+}
+
+// Histogram buckets: values below EXACT have their own bucket; above, SUB_BUCKETS per power of two.
+const EXACT: u64 = 32;
+const SUB_BITS: u32 = 4;
+const SUB_BUCKETS: usize = 1 << SUB_BITS;
+const FIRST_LOG2: u32 = 5; // log2(EXACT)
+const BUCKETS: usize = EXACT as usize + (64 - FIRST_LOG2 as usize) * SUB_BUCKETS;
+
+#[inline]
+fn bucket_of(value: u64) -> usize {
+    if value < EXACT {
+        return value as usize;
+    }
+    let log2 = 63 - value.leading_zeros();
+    let sub = (value >> (log2 - SUB_BITS)) as usize & (SUB_BUCKETS - 1);
+    EXACT as usize + (log2 - FIRST_LOG2) as usize * SUB_BUCKETS + sub
+}
+
+/// The value reported for a bucket: its midpoint (its value below 32).
+fn bucket_value(bucket: usize) -> f64 {
+    if bucket < EXACT as usize {
+        return bucket as f64;
+    }
+    let i = bucket - EXACT as usize;
+    let log2 = (i / SUB_BUCKETS) as u32 + FIRST_LOG2;
+    let sub = (i % SUB_BUCKETS) as u64;
+    let width = 1u64 << (log2 - SUB_BITS);
+    let low = (1u64 << log2) + sub * width;
+    low as f64 + (width - 1) as f64 / 2.0
+}
+
+/// A histogram's storage: pre-sized atomic buckets and exact min, max and sum.
+struct Buckets {
+    counts: Box<[AtomicU64]>,
+    sum: AtomicU64,
+    min: AtomicU64,
+    max: AtomicU64,
+}
+
+const NO_MIN: u64 = f64::INFINITY.to_bits();
+const NO_MAX: u64 = f64::NEG_INFINITY.to_bits();
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0f64.to_bits()),
+            min: AtomicU64::new(NO_MIN),
+            max: AtomicU64::new(NO_MAX),
+        }
+    }
+}
+
+fn update_f64(cell: &AtomicU64, f: impl Fn(f64) -> Option<f64>) {
+    let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+        f(f64::from_bits(bits)).map(f64::to_bits)
+    });
+}
+
+impl HistogramFn for Buckets {
+    fn record(&self, value: f64) {
+        // Negative, NaN and infinite values are not durations; CloudWatch rejects NaN and ±inf.
+        let value = if value.is_finite() && value > 0.0 {
+            value.min(1e15)
+        } else {
+            0.0
+        };
+        self.counts[bucket_of(value as u64)].fetch_add(1, Ordering::Relaxed);
+        update_f64(&self.sum, |sum| Some(sum + value));
+        update_f64(&self.min, |min| (value < min).then_some(value));
+        update_f64(&self.max, |max| (value > max).then_some(value));
+    }
+}
+
+/// What a histogram held since the last flush.
+struct Drained {
+    values: Vec<f64>,
+    counts: Vec<u64>,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Buckets {
+    fn drain(&self) -> Option<Drained> {
+        let mut values = Vec::new();
+        let mut counts = Vec::new();
+        for (bucket, count) in self.counts.iter().enumerate() {
+            if count.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let n = count.swap(0, Ordering::Relaxed);
+            if n > 0 {
+                values.push(bucket_value(bucket));
+                counts.push(n);
+            }
+        }
+        let sum = f64::from_bits(self.sum.swap(0f64.to_bits(), Ordering::Relaxed));
+        let min = f64::from_bits(self.min.swap(NO_MIN, Ordering::Relaxed));
+        let max = f64::from_bits(self.max.swap(NO_MAX, Ordering::Relaxed));
+        if values.is_empty() {
+            return None;
+        }
+        merge_to_limit(&mut values, &mut counts, MAX_VALUES);
+        // A value recorded while draining may have its bucket here and its min/max not (or the
+        // reverse): keep the statistics consistent with the buckets.
+        let (min, max) = (
+            if min.is_finite() {
+                min.min(values[0])
+            } else {
+                values[0]
+            },
+            if max.is_finite() {
+                max.max(values[values.len() - 1])
+            } else {
+                values[values.len() - 1]
+            },
+        );
+        Some(Drained {
+            count: counts.iter().sum(),
+            values,
+            counts,
+            sum,
+            min,
+            max,
+        })
+    }
+}
+
+/// Merges neighbouring (value, count) pairs, count-weighted, until at most `limit` remain.
+fn merge_to_limit(values: &mut Vec<f64>, counts: &mut Vec<u64>, limit: usize) {
+    if values.len() <= limit {
+        return;
+    }
+    let group = values.len().div_ceil(limit);
+    let (mut merged_values, mut merged_counts) = (Vec::new(), Vec::new());
+    for (vs, cs) in values.chunks(group).zip(counts.chunks(group)) {
+        let n: u64 = cs.iter().sum();
+        let weighted: f64 = vs.iter().zip(cs).map(|(v, c)| v * *c as f64).sum();
+        merged_values.push(weighted / n as f64);
+        merged_counts.push(n);
+    }
+    *values = merged_values;
+    *counts = merged_counts;
+}
+
+#[derive(Clone)]
+enum Storage {
+    Counter(Arc<AtomicU64>),
+    Gauge(Arc<AtomicU64>),
+    Histogram(Arc<Buckets>),
+}
+
+struct Entry {
+    key: Key,
+    storage: Storage,
+}
+
+#[derive(Default)]
+struct Registry {
+    entries: Mutex<Vec<Entry>>,
+    units: Mutex<Vec<(KeyName, Unit)>>,
+}
+
+/// A `metrics` recorder whose handles are atomics; pair it with its [`EmfSink`] to write them.
+/// Registering takes a lock and may allocate; recording does neither.
+#[derive(Clone, Default)]
+pub struct EmfRecorder {
+    registry: Arc<Registry>,
+}
+
+impl EmfRecorder {
+    /// The sink that writes what this recorder holds.
+    pub fn sink(&self, config: EmfConfig) -> EmfSink {
+        EmfSink {
+            registry: self.registry.clone(),
+            config,
+            epoch: Instant::now(),
+            last_flush_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn register(&self, key: &Key, make: impl FnOnce() -> Storage) -> Storage {
+        let mut entries = self
+            .registry
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = entries.iter().find(|e| e.key == *key) {
+            return entry.storage.clone();
+        }
+        let storage = make();
+        entries.push(Entry {
+            key: key.clone(),
+            storage: storage.clone(),
+        });
+        storage
+    }
+
+    fn describe(&self, key: KeyName, unit: Option<Unit>) {
+        if let Some(unit) = unit {
+            let mut units = self
+                .registry
+                .units
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            units.retain(|(k, _)| *k != key);
+            units.push((key, unit));
+        }
+    }
+}
+
+impl Recorder for EmfRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(key, unit);
+    }
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(key, unit);
+    }
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(key, unit);
+    }
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        match self.register(key, || Storage::Counter(Arc::default())) {
+            Storage::Counter(a) => Counter::from_arc(a),
+            // The same name registered as another kind: record nowhere rather than panic.
+            _ => Counter::noop(),
+        }
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        // NaN until set: a gauge nobody set is not reported.
+        let unset = || Storage::Gauge(Arc::new(AtomicU64::new(f64::NAN.to_bits())));
+        match self.register(key, unset) {
+            Storage::Gauge(a) => Gauge::from_arc(a),
+            _ => Gauge::noop(),
+        }
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        match self.register(key, || Storage::Histogram(Arc::default())) {
+            Storage::Histogram(a) => Histogram::from_arc(a),
+            _ => Histogram::noop(),
+        }
+    }
+}
+
+// Keep `CounterFn` in scope for `AtomicU64` handles (the impl lives in `metrics`).
+const _: fn(&AtomicU64) = |a| CounterFn::increment(a, 0);
+
+/// Writes what the recorder holds as EMF documents.
+pub struct EmfSink {
+    registry: Arc<Registry>,
+    config: EmfConfig,
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last flush, plus one (0: never flushed).
+    last_flush_ms: AtomicU64,
+}
+
+/// A label set, in registration order.
+type Labels = Vec<(String, String)>;
+
+/// One metric's value in a document.
+struct Sample {
+    name: String,
+    unit: &'static str,
+    value: Value,
+}
+
+impl EmfSink {
+    /// The configuration.
+    pub fn config(&self) -> &EmfConfig {
+        &self.config
+    }
+
+    /// Call after every invocation: flushes to stdout unless an aggregation window is set and has
+    /// not ended. Write errors are logged, never returned to the invocation.
+    pub fn after_invocation(&self, request_id: &str) {
+        if !self.due() {
+            return;
+        }
+        let mut stdout = io::stdout().lock();
+        if let Err(error) = self.flush(Some(request_id), SystemTime::now(), &mut stdout) {
+            tracing::warn!(%error, "cannot write EMF metrics to stdout");
+        }
+    }
+
+    /// Whether a flush is due now (always, without an aggregation window).
+    pub fn due(&self) -> bool {
+        let window = self.config.flush_interval.as_millis() as u64;
+        if window == 0 {
+            return true;
+        }
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        let last = self.last_flush_ms.load(Ordering::Relaxed);
+        last == 0 || now.saturating_sub(last) >= window
+    }
+
+    /// Writes one EMF document (one line) per label set that has data, and resets counters and
+    /// histograms. The request id is a property only without an aggregation window.
+    ///
+    /// # Errors
+    /// Only `out`'s write errors.
+    pub fn flush(
+        &self,
+        request_id: Option<&str>,
+        now: SystemTime,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        self.last_flush_ms.store(
+            self.epoch.elapsed().as_millis() as u64 + 1,
+            Ordering::Relaxed,
+        );
+        for document in self.documents(request_id, now) {
+            serde_json::to_writer(&mut *out, &document)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    /// The documents a flush would write now (and resets what they report).
+    pub fn documents(&self, request_id: Option<&str>, now: SystemTime) -> Vec<Value> {
+        let timestamp = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) as u64;
+        let units = self
+            .registry
+            .units
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        // Label sets in registration order, each with its samples.
+        let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        let entries = self
+            .registry
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for entry in entries.iter() {
+            let name = entry.key.name();
+            let described = units
+                .iter()
+                .find(|(k, _)| k.as_str() == name)
+                .map(|(_, u)| *u);
+            let value = match &entry.storage {
+                Storage::Counter(c) => match c.swap(0, Ordering::Relaxed) {
+                    0 => continue,
+                    n => json!(n),
+                },
+                Storage::Gauge(g) => {
+                    let v = f64::from_bits(g.load(Ordering::Relaxed));
+                    if !v.is_finite() {
+                        continue;
+                    }
+                    json!(v)
+                }
+                Storage::Histogram(h) => match h.drain() {
+                    None => continue,
+                    Some(d) => json!({
+                        "Values": d.values, "Counts": d.counts,
+                        "Max": d.max, "Min": d.min, "Count": d.count, "Sum": d.sum,
+                    }),
+                },
+            };
+            let labels: Vec<(String, String)> = entry
+                .key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            let sample = Sample {
+                name: name.to_owned(),
+                unit: unit_of(name, described, &entry.storage),
+                value,
+            };
+            match groups.iter_mut().find(|(l, _)| *l == labels) {
+                Some((_, samples)) => samples.push(sample),
+                None => groups.push((labels, vec![sample])),
+            }
+        }
+        drop(entries);
+        let mut documents = Vec::new();
+        for (labels, samples) in groups {
+            for chunk in samples.chunks(MAX_METRICS_PER_DOCUMENT) {
+                documents.push(self.document(&labels, chunk, request_id, timestamp));
+            }
+        }
+        documents
+    }
+
+    fn document(
+        &self,
+        labels: &[(String, String)],
+        samples: &[Sample],
+        request_id: Option<&str>,
+        timestamp: u64,
+    ) -> Value {
+        // `service` plus the labels, rolled up by prefix: [s, a, b], [s, a], [s]. Labels past the
+        // EMF limit of 30 dimensions stay properties.
+        let mut full = vec!["service".to_owned()];
+        full.extend(
+            labels
+                .iter()
+                .take(MAX_DIMENSIONS - 1)
+                .map(|(k, _)| k.clone()),
+        );
+        let dimensions: Vec<Vec<String>> =
+            (1..=full.len()).rev().map(|n| full[..n].to_vec()).collect();
+        let metrics: Vec<Value> = samples
+            .iter()
+            .map(|s| json!({"Name": s.name, "Unit": s.unit}))
+            .collect();
+        let mut root = Map::new();
+        root.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.config.namespace,
+                    "Dimensions": dimensions,
+                    "Metrics": metrics,
+                }],
+            }),
+        );
+        root.insert("service".to_owned(), json!(self.config.service));
+        for (k, v) in labels {
+            root.insert(k.clone(), json!(v));
+        }
+        if let Some(function) = &self.config.function_name {
+            root.insert("function_name".to_owned(), json!(function));
+        }
+        if let (Some(id), true) = (request_id, self.config.flush_interval.is_zero()) {
+            root.insert("function_request_id".to_owned(), json!(id));
+        }
+        for sample in samples {
+            root.insert(sample.name.clone(), sample.value.clone());
+        }
+        Value::Object(root)
+    }
+}
+
+/// The CloudWatch unit: what the metric was described with, else from the name's suffix.
+fn unit_of(name: &str, described: Option<Unit>, storage: &Storage) -> &'static str {
+    match described {
+        Some(Unit::Microseconds) => return "Microseconds",
+        Some(Unit::Milliseconds) => return "Milliseconds",
+        Some(Unit::Seconds) => return "Seconds",
+        Some(Unit::Count) => return "Count",
+        Some(Unit::Bytes) => return "Bytes",
+        _ => {}
+    }
+    if name.ends_with("_us") {
+        "Microseconds"
+    } else if name.ends_with("_ms") {
+        "Milliseconds"
+    } else if name.ends_with("_seconds") {
+        "Seconds"
+    } else if matches!(storage, Storage::Histogram(_)) {
+        "None"
+    } else {
+        "Count"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_exact_below_32_and_within_3_percent_above() {
+        for v in 0..32u64 {
+            assert_eq!(bucket_value(bucket_of(v)), v as f64);
+        }
+        let mut last = 0;
+        for v in (32u64..5_000_000)
+            .step_by(7)
+            .chain([u64::MAX / 2, u64::MAX])
+        {
+            let b = bucket_of(v);
+            assert!(b < BUCKETS && b >= last, "{v}");
+            last = b;
+            let reported = bucket_value(b);
+            assert!(
+                (reported - v as f64).abs() / (v as f64) <= 1.0 / 32.0,
+                "{v} → {reported}"
+            );
+        }
+    }
+
+    #[test]
+    fn merging_keeps_count_and_weighted_sum() {
+        let mut values: Vec<f64> = (0..250).map(f64::from).collect();
+        let mut counts: Vec<u64> = (0..250).map(|i| i % 3 + 1).collect();
+        let total: u64 = counts.iter().sum();
+        let sum: f64 = values.iter().zip(&counts).map(|(v, c)| v * *c as f64).sum();
+        merge_to_limit(&mut values, &mut counts, MAX_VALUES);
+        assert!(values.len() <= MAX_VALUES);
+        assert_eq!(counts.iter().sum::<u64>(), total);
+        let merged: f64 = values.iter().zip(&counts).map(|(v, c)| v * *c as f64).sum();
+        assert!((merged - sum).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bad_values_never_panic() {
+        let h = Buckets::default();
+        for v in [f64::NAN, f64::INFINITY, -1.0, f64::MAX, 0.0, 1e300] {
+            h.record(v);
+        }
+        let d = h.drain().unwrap();
+        assert_eq!(d.count, 6);
+        assert!(d.values.iter().all(|v| v.is_finite()));
+        assert!(d.max.is_finite() && d.sum.is_finite());
+    }
+
+    #[test]
+    fn config_reports_every_bad_variable() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let ok = EmfConfig::from_lookup(env(&[("AWS_LAMBDA_FUNCTION_NAME", "auth-fn")])).unwrap();
+        assert_eq!(
+            (ok.namespace.as_str(), ok.service.as_str()),
+            ("JwtAuthorizer", "auth-fn")
+        );
+        assert_eq!(ok.flush_interval, Duration::ZERO);
+        let bad = EmfConfig::from_lookup(env(&[
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
+            ("METRICS_SERVICE", ":x"),
+            ("METRICS_FLUSH_INTERVAL_SECONDS", "soon"),
+        ]))
+        .unwrap_err();
+        let named: Vec<_> = bad.iter().map(|e| e.variable).collect();
+        assert_eq!(
+            named,
+            [
+                "METRICS_NAMESPACE",
+                "METRICS_SERVICE",
+                "METRICS_FLUSH_INTERVAL_SECONDS"
+            ]
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! What the authorizer counts and times, through the [`metrics`](::metrics) facade.
+//!
+//! This module emits; [`emf`] (Lambda: CloudWatch Embedded Metric Format on stdout) and
+//! `prometheus` (`authorizer serve`: text for the admin listener's `/metrics`) are sinks. A binary
+//! installs one recorder, then [`install_handles`]: every handle is registered there, once, into a
+//! [`Metrics`] table, so recording an authorization is an array index and a few atomic adds, with
+//! no key built, no label hashed and nothing allocated. Until handles are installed (tests, `invoke`)
+//! the `record_*` functions do nothing but one atomic load.
+//!
+//! | Metric | Kind | Labels |
+//! |---|---|---|
+//! | `authorizations` | counter | `outcome` (`allow`, `deny`, `unauthorized`), `reason` (`none` or a [`Reject`] label) |
+//! | `authorization_latency_us` | histogram | |
+//! | `verified_token_cache_hits` | counter | |
+//! | `jwks_refreshes` | counter | `trigger` ([`Trigger`] labels), `result` (`ok` or a fetch error label) |
+//! | `jwks_fetch_latency_ms` | histogram | |
+//! | `jwks_keys` | gauge | |
+//! | `jwks_age_seconds` | gauge | |
+//! | `cold_start` | counter | |
+//! | `init_duration_ms` | histogram | |
+//!
+//! Prometheus appends `_total` to counters (and `_bucket`, `_sum`, `_count` to histograms); EMF
+//! uses the names as they are.
+
+pub mod emf;
+#[cfg(feature = "local")]
+pub mod prometheus;
+
+mod dashboard;
+#[cfg(feature = "dashboards")]
+mod deploy;
+
+pub use dashboard::{
+    CLOUDWATCH_TEMPLATE, DashboardError, DashboardParams, GRAFANA_DASHBOARD,
+    render_cloudwatch_dashboard,
+};
+#[cfg(feature = "dashboards")]
+pub use deploy::{DeployError, deploy_dashboard};
+
+use crate::handler::{Decision, Outcome};
+use crate::refresher::{Attempt, KeyStore, Trigger};
+use crate::reject::Reject;
+use ::metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Authorizations by outcome and reason.
+pub const AUTHORIZATIONS: &str = "authorizations";
+/// Time spent in `Authorizer::authorize`, microseconds.
+pub const AUTHORIZATION_LATENCY_US: &str = "authorization_latency_us";
+/// Tokens whose signature check was answered by the verified-token cache.
+pub const VERIFIED_TOKEN_CACHE_HITS: &str = "verified_token_cache_hits";
+/// JWKS fetch attempts by trigger and result.
+pub const JWKS_REFRESHES: &str = "jwks_refreshes";
+/// Time a JWKS fetch attempt took, milliseconds.
+pub const JWKS_FETCH_LATENCY_MS: &str = "jwks_fetch_latency_ms";
+/// Usable keys in the current key set.
+pub const JWKS_KEYS: &str = "jwks_keys";
+/// Age of the current key set, seconds.
+pub const JWKS_AGE_SECONDS: &str = "jwks_age_seconds";
+/// 1 per process start (in Lambda: reported with the first invocation).
+pub const COLD_START: &str = "cold_start";
+/// From `main` to ready to serve (keys fetched), milliseconds.
+pub const INIT_DURATION_MS: &str = "init_duration_ms";
+
+/// The kind of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up; sinks report it as a rate or a delta.
+    Counter,
+    /// A current value.
+    Gauge,
+    /// A distribution.
+    Histogram,
+}
+
+/// Every metric this crate emits, with its kind and label names: what dashboards may name.
+pub const METRICS: [(&str, Kind, &[&str]); 9] = [
+    (AUTHORIZATIONS, Kind::Counter, &["outcome", "reason"]),
+    (AUTHORIZATION_LATENCY_US, Kind::Histogram, &[]),
+    (VERIFIED_TOKEN_CACHE_HITS, Kind::Counter, &[]),
+    (JWKS_REFRESHES, Kind::Counter, &["trigger", "result"]),
+    (JWKS_FETCH_LATENCY_MS, Kind::Histogram, &[]),
+    (JWKS_KEYS, Kind::Gauge, &[]),
+    (JWKS_AGE_SECONDS, Kind::Gauge, &[]),
+    (COLD_START, Kind::Counter, &[]),
+    (INIT_DURATION_MS, Kind::Histogram, &[]),
+];
+
+/// The `reason` label of an authorization that was not refused.
+pub const NO_REASON: &str = "none";
+
+const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Deny, Outcome::Unauthorized];
+const TRIGGERS: [Trigger; 4] = [
+    Trigger::Init,
+    Trigger::Interval,
+    Trigger::Stale,
+    Trigger::KidMiss,
+];
+/// `ok` and the labels of `FetchError::as_str`, pre-registered. A label missing here still counts
+/// (registered when first seen: refreshes are rare, so that allocation is harmless).
+const REFRESH_RESULTS: [&str; 7] = [
+    "ok",
+    "http_error",
+    "bad_status",
+    "too_large",
+    "timeout",
+    "discovery",
+    "invalid_jwks",
+];
+const REASONS: usize = Reject::ALL.len() + 1;
+
+/// Every handle, registered once against a recorder. Recording through it never allocates.
+pub struct Metrics {
+    /// `[outcome][0 = none, 1 + reject as usize]`; combinations that cannot happen (an Allow with
+    /// a reason, an Unauthorized without one) are no-op handles, so no sink shows them.
+    authorizations: [[Counter; REASONS]; 3],
+    latency_us: Histogram,
+    cache_hits: Counter,
+    refreshes: [[Counter; REFRESH_RESULTS.len()]; TRIGGERS.len()],
+    fetch_latency_ms: Histogram,
+    keys: Gauge,
+    age_seconds: Gauge,
+    cold_start: Counter,
+    init_duration_ms: Histogram,
+}
+
+const METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+    Key::from_parts(
+        name,
+        labels
+            .iter()
+            .map(|&(k, v)| Label::from_static_parts(k, v))
+            .collect::<Vec<_>>(),
+    )
+}
+
+impl Metrics {
+    /// Registers every handle with `recorder` (and describes the metrics to it).
+    pub fn register(recorder: &dyn Recorder) -> Self {
+        for (name, kind, _) in METRICS {
+            let help = ::metrics::SharedString::const_str(description(name));
+            let name = ::metrics::KeyName::from_const_str(name);
+            // No unit: the names carry theirs, and a unit would make Prometheus add a suffix.
+            match kind {
+                Kind::Counter => recorder.describe_counter(name, None, help),
+                Kind::Gauge => recorder.describe_gauge(name, None, help),
+                Kind::Histogram => recorder.describe_histogram(name, None, help),
+            }
+        }
+        let counter = |name, labels: &[_]| recorder.register_counter(&key(name, labels), &METADATA);
+        let histogram = |name| recorder.register_histogram(&Key::from_static_name(name), &METADATA);
+        let gauge = |name| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
+        let authorizations = OUTCOMES.map(|outcome| {
+            std::array::from_fn(|i| {
+                let reason = i.checked_sub(1).map(|r| Reject::ALL[r]);
+                let possible = match outcome {
+                    Outcome::Allow => reason.is_none(),
+                    Outcome::Deny => true,
+                    Outcome::Unauthorized => reason.is_some(),
+                };
+                if !possible {
+                    return Counter::noop();
+                }
+                let reason = reason.map_or(NO_REASON, Reject::as_str);
+                counter(
+                    AUTHORIZATIONS,
+                    &[("outcome", outcome.as_str()), ("reason", reason)],
+                )
+            })
+        });
+        let refreshes = TRIGGERS.map(|trigger| {
+            REFRESH_RESULTS.map(|result| {
+                counter(
+                    JWKS_REFRESHES,
+                    &[("trigger", trigger.as_str()), ("result", result)],
+                )
+            })
+        });
+        Metrics {
+            authorizations,
+            latency_us: histogram(AUTHORIZATION_LATENCY_US),
+            cache_hits: counter(VERIFIED_TOKEN_CACHE_HITS, &[]),
+            refreshes,
+            fetch_latency_ms: histogram(JWKS_FETCH_LATENCY_MS),
+            keys: gauge(JWKS_KEYS),
+            age_seconds: gauge(JWKS_AGE_SECONDS),
+            cold_start: counter(COLD_START, &[]),
+            init_duration_ms: histogram(INIT_DURATION_MS),
+        }
+    }
+
+    /// Counts one authorization and its latency.
+    #[inline]
+    pub fn record_decision(&self, decision: &Decision, latency: Duration) {
+        let outcome = decision.outcome as usize;
+        let reason = decision.reject.map_or(0, |r| r as usize + 1);
+        self.authorizations[outcome][reason].increment(1);
+        self.latency_us.record(latency.as_secs_f64() * 1e6);
+        if decision.cache_hit {
+            self.cache_hits.increment(1);
+        }
+    }
+
+    /// Counts one JWKS fetch attempt and its latency; a success also sets the key gauges.
+    pub fn record_refresh(&self, attempt: &Attempt) {
+        let label = match attempt.result {
+            Ok(_) => "ok",
+            Err(label) => label,
+        };
+        let trigger = attempt.trigger as usize;
+        match REFRESH_RESULTS.iter().position(|&r| r == label) {
+            Some(result) => self.refreshes[trigger][result].increment(1),
+            None => ::metrics::counter!(
+                JWKS_REFRESHES,
+                "trigger" => attempt.trigger.as_str(),
+                "result" => label
+            )
+            .increment(1),
+        }
+        self.fetch_latency_ms
+            .record(attempt.elapsed.as_secs_f64() * 1e3);
+        if let Ok(keys) = attempt.result {
+            self.keys.set(keys as f64);
+            self.age_seconds.set(0.0);
+        }
+    }
+
+    /// Sets `jwks_keys` and `jwks_age_seconds` from the store (call before a flush or a scrape:
+    /// the age grows between refreshes).
+    pub fn observe_keys(&self, keys: &KeyStore) {
+        let set = keys.keys();
+        self.keys.set(set.len() as f64);
+        if let Some(fetched) = set.fetched_at() {
+            self.age_seconds.set(fetched.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Counts the cold start and records how long init took.
+    pub fn record_init(&self, init: Duration) {
+        self.cold_start.increment(1);
+        self.init_duration_ms.record(init.as_secs_f64() * 1e3);
+    }
+}
+
+fn description(name: &str) -> &'static str {
+    match name {
+        AUTHORIZATIONS => "Authorizations by outcome and reject reason.",
+        AUTHORIZATION_LATENCY_US => "Time to authorize one event, in microseconds.",
+        VERIFIED_TOKEN_CACHE_HITS => "Signature checks answered by the verified-token cache.",
+        JWKS_REFRESHES => "JWKS fetch attempts by trigger and result.",
+        JWKS_FETCH_LATENCY_MS => "Time of one JWKS fetch attempt, in milliseconds.",
+        JWKS_KEYS => "Usable keys in the current key set.",
+        JWKS_AGE_SECONDS => "Age of the current key set, in seconds.",
+        COLD_START => "Process starts (Lambda: cold starts).",
+        INIT_DURATION_MS => "Time from process start to ready, in milliseconds.",
+        _ => "",
+    }
+}
+
+static HANDLES: OnceLock<Metrics> = OnceLock::new();
+
+/// Registers the handles against the global recorder; call once, after installing it (the
+/// `emf` and `prometheus` installers do). Later calls return the same table.
+pub fn install_handles() -> &'static Metrics {
+    HANDLES.get_or_init(|| ::metrics::with_recorder(Metrics::register))
+}
+
+/// The installed handles, if any.
+#[inline]
+pub fn handles() -> Option<&'static Metrics> {
+    HANDLES.get()
+}
+
+/// Counts one authorization (called by `Authorizer::authorize`, next to its log line).
+#[inline]
+pub fn record_decision(decision: &Decision, latency: Duration) {
+    if let Some(metrics) = HANDLES.get() {
+        metrics.record_decision(decision, latency);
+    }
+}
+
+/// Counts one JWKS fetch attempt (called by the key store's default observer).
+pub fn record_refresh(attempt: &Attempt) {
+    if let Some(metrics) = HANDLES.get() {
+        metrics.record_refresh(attempt);
+    }
+}
+
+/// Sets the key gauges from the store, if handles are installed.
+pub fn observe_keys(keys: &KeyStore) {
+    if let Some(metrics) = HANDLES.get() {
+        metrics.observe_keys(keys);
+    }
+}
+
+/// Counts the cold start and the init duration, if handles are installed.
+pub fn record_init(init: Duration) {
+    if let Some(metrics) = HANDLES.get() {
+        metrics.record_init(init);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_discriminants_index_reject_all() {
+        for (i, reason) in Reject::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, i, "{reason}");
+        }
+        for (i, outcome) in OUTCOMES.into_iter().enumerate() {
+            assert_eq!(outcome as usize, i);
+        }
+        for (i, trigger) in TRIGGERS.into_iter().enumerate() {
+            assert_eq!(trigger as usize, i);
+        }
+    }
+
+    #[test]
+    fn every_metric_is_described() {
+        for (name, _, _) in METRICS {
+            assert!(!description(name).is_empty(), "{name}");
+        }
+    }
+}

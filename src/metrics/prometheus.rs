@@ -1,0 +1,75 @@
+//! The `authorizer serve` sink: the `metrics-exporter-prometheus` recorder, without its own HTTP
+//! listener (the admin listener serves `GET /metrics` with [`render`]).
+
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Buckets for `*_us` histograms: an authorization takes tens of microseconds from the
+/// verified-token cache, hundreds with an RSA check, and milliseconds only when it waits for a
+/// JWKS fetch.
+pub const MICROSECOND_BUCKETS: [f64; 18] = [
+    10.0,
+    25.0,
+    50.0,
+    75.0,
+    100.0,
+    150.0,
+    200.0,
+    300.0,
+    500.0,
+    750.0,
+    1_000.0,
+    2_000.0,
+    5_000.0,
+    10_000.0,
+    50_000.0,
+    100_000.0,
+    500_000.0,
+    1_000_000.0,
+];
+
+/// Buckets for `*_ms` histograms (JWKS fetches, init).
+pub const MILLISECOND_BUCKETS: [f64; 14] = [
+    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0,
+    30_000.0,
+];
+
+/// Installing the Prometheus recorder failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The builder refused its settings.
+    #[error("cannot build the Prometheus recorder: {0}")]
+    Build(#[from] BuildError),
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the global recorder (counters get `_total`), registers the
+/// crate's handles, and returns the handle that renders the text. A second call returns the
+/// first handle.
+///
+/// # Errors
+/// [`InstallError`] when another recorder (e.g. the EMF one) is already installed.
+pub fn install() -> Result<PrometheusHandle, InstallError> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets_for_metric(Matcher::Suffix("_us".to_owned()), &MICROSECOND_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Suffix("_ms".to_owned()), &MILLISECOND_BUCKETS)?
+        .install_recorder()?;
+    super::install_handles();
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// The Prometheus text of everything recorded, with the key set's gauges brought up to date;
+/// `None` until [`install`] ran.
+pub fn render(keys: Option<&crate::refresher::KeyStore>) -> Option<String> {
+    let handle = HANDLE.get()?;
+    if let Some(keys) = keys {
+        super::observe_keys(keys);
+    }
+    handle.run_upkeep();
+    Some(handle.render())
+}
