@@ -159,3 +159,41 @@ async fn help_lists_every_variable() {
     }
     assert!(help.contains("invoke"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_creates_a_missing_key_and_then_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("issuer.pem");
+    let mint = || async {
+        let output = Command::new(env!("CARGO_BIN_EXE_authorizer"))
+            .args(["token", "--key", key.to_str().unwrap(), "--count", "2"])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = mint().await;
+    assert!(key.is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let second = mint().await;
+    let tokens: Vec<&str> = first.lines().chain(second.lines()).collect();
+    assert_eq!(tokens.len(), 4);
+    let header = |token: &str| token.split('.').next().unwrap().to_owned();
+    assert!(
+        tokens.iter().all(|t| header(t) == header(tokens[0])),
+        "one key, one kid"
+    );
+    assert_ne!(tokens[0], tokens[1], "distinct tokens");
+}

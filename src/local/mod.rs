@@ -121,7 +121,7 @@ pub struct ServeArgs {
 /// `authorizer token`'s command line.
 #[derive(Clone, Debug, clap::Args)]
 pub struct TokenArgs {
-    /// The RSA private key (PEM), as written by `authorizer serve --key FILE`.
+    /// The RSA private key (PEM), as written by `authorizer serve --key FILE`; created there if missing.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// `iss`: the embedded issuer's URL, `http://127.0.0.1:PORT/` of the running `serve`.
@@ -172,6 +172,14 @@ fn parse_regex(value: &str) -> Result<Regex, String> {
 /// # Errors
 /// [`LocalError`] when the key cannot be read or a token cannot be signed.
 pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
+    if !args.key.exists() {
+        // A new issuer key, as `serve --key FILE` would make it (mode 0600, thumbprint kid).
+        dev_issuer::load_or_generate(Some(&args.key))?;
+        eprintln!(
+            "authorizer token: wrote a new issuer key to {}",
+            args.key.display()
+        );
+    }
     let key = dev_issuer::load_key(&args.key, args.kid.as_deref())?;
     let spec = TokenSpec {
         issuer: args.iss.clone(),
