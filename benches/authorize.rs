@@ -87,6 +87,29 @@ fn benches(c: &mut Criterion) {
         b.iter(|| authorize_now(&cached, black_box(&good), now, &mut out))
     });
 
+    // The cost metrics add to an authorization: one counter from the outcome × reason table, the
+    // latency histogram, and the cache-hit counter, against the EMF recorder Lambda uses.
+    let recorder = jwt_authorizer::metrics::emf::EmfRecorder::default();
+    let handles = jwt_authorizer::metrics::Metrics::register(&recorder);
+    let sink = recorder.sink(
+        jwt_authorizer::metrics::emf::EmfConfig::from_lookup(|_| None).expect("defaults are valid"),
+    );
+    let decision = authorize_now(&cached, &good, now, &mut out);
+    let latency = std::time::Duration::from_micros(180);
+    c.bench_function("metrics/record_decision", |b| {
+        b.iter(|| handles.record_decision(black_box(&decision), black_box(latency)))
+    });
+    // What a flush per invocation adds (METRICS_FLUSH_INTERVAL_SECONDS=0), written to memory.
+    let mut emf = Vec::with_capacity(4096);
+    c.bench_function("metrics/emf_flush_per_invocation", |b| {
+        b.iter(|| {
+            handles.record_decision(&decision, latency);
+            emf.clear();
+            sink.flush(Some("req-0001"), std::time::SystemTime::now(), &mut emf)
+                .expect("memory writes succeed");
+        })
+    });
+
     let mut expired_claims = claims.clone();
     expired_claims["exp"] = json!(now - 3600);
     let mut tampered = token.clone().into_bytes();
