@@ -205,12 +205,7 @@ impl Authorizer {
         self.keys.refresh_if_stale().await;
         let digest = self.verified.digest(raw);
         let (verified_by, cache_hit) = self
-            .check_signature(
-                &header,
-                &segments,
-                signature_buf.decode(segments.signature)?,
-                digest.as_ref(),
-            )
+            .check_signature(&header, &segments, &mut signature_buf, digest.as_ref())
             .await?;
         decision.cache_hit = cache_hit;
 
@@ -247,7 +242,9 @@ impl Authorizer {
                 &self.config.route_rules,
             );
         }
-        if let Some(digest) = digest {
+        if let Some(digest) = digest
+            && !cache_hit
+        {
             self.verified.remember(digest, verified_by);
         }
         Ok(if denied {
@@ -264,18 +261,20 @@ impl Authorizer {
         &self,
         header: &Header<'_>,
         segments: &Segments<'_>,
-        signature: &[u8],
+        signature_buf: &mut DecodeBuf<1024>,
         digest: Option<&TokenDigest>,
     ) -> Result<(Fingerprint, bool), Reject> {
-        let verify = |key: &VerifyingKey| {
-            let hit = digest.is_some_and(|d| self.verified.was_verified_by(d, key));
-            if !hit {
-                key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
+        // The signature is only decoded when it has to be checked: a cache hit skips both.
+        let mut verify = |key: &VerifyingKey| {
+            if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) {
+                return Ok((*key.fingerprint(), true));
             }
-            Ok((*key.fingerprint(), hit))
+            let signature = signature_buf.decode(segments.signature)?;
+            key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
+            Ok((*key.fingerprint(), false))
         };
         // The guard is dropped before any await: lookups never hold the key set across a fetch.
-        let found = self.keys.keys().find(&header.kid).map(verify);
+        let found = self.keys.keys().find(&header.kid).map(&mut verify);
         if let Some(verified) = found {
             return verified;
         }

@@ -12,20 +12,27 @@
 
 use crate::keyset::{Fingerprint, VerifyingKey};
 use quick_cache::sync::Cache;
+use siphasher::sip128::{Hasher128, SipHasher13};
+use std::hash::Hasher;
 
-/// A token's SHA-256 digest.
-pub type TokenDigest = [u8; 32];
+/// A token's keyed 128-bit digest.
+pub type TokenDigest = u128;
 
 /// The cache; a capacity of 0 switches it off.
 pub struct VerifiedTokens {
     cache: Option<Cache<TokenDigest, Fingerprint>>,
+    key: [u8; 16],
 }
 
 impl VerifiedTokens {
     /// A cache holding at most `capacity` tokens (0: no cache).
     pub fn new(capacity: usize) -> Self {
+        let mut key = [0; 16];
+        // Without OS randomness the cache stays off rather than keyed predictably.
+        let keyed = getrandom::fill(&mut key).is_ok();
         VerifiedTokens {
-            cache: (capacity > 0).then(|| Cache::new(capacity)),
+            cache: (capacity > 0 && keyed).then(|| Cache::new(capacity)),
+            key,
         }
     }
 
@@ -33,8 +40,9 @@ impl VerifiedTokens {
     #[inline]
     pub fn digest(&self, token: &str) -> Option<TokenDigest> {
         self.cache.as_ref()?;
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        Some(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
+        let mut hasher = SipHasher13::new_with_key(&self.key);
+        hasher.write(token.as_bytes());
+        Some(hasher.finish128().as_u128())
     }
 
     /// Whether this token was verified by exactly this key.
