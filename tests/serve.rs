@@ -556,7 +556,11 @@ async fn healthz_reports_the_key_set_and_metrics_are_prometheus_text() {
         text.contains(r#"gateway_requests_total{result="allow"} 1"#),
         "{text}"
     );
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
+    // Blank lines between metric families are valid exposition format.
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let (name, value) = line.rsplit_once(' ').unwrap();
         assert!(!name.is_empty() && value.parse::<f64>().is_ok(), "{line}");
     }
