@@ -190,31 +190,37 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
             let field = Field::from_name(&name);
             let context_slot = self.rules.context_claims.iter().position(|c| *c == name);
-            if field.is_none() && context_slot.is_none() {
-                map.next_value::<IgnoredAny>()?;
-                continue;
+            if let Some(field) = field {
+                mark(field as u32)?;
             }
-            let raw: &'de RawValue = map.next_value()?;
-            if let Some(slot) = context_slot {
-                mark(16 + slot as u32)?;
-                claims.context[slot] = Some(raw);
-            }
-            let Some(field) = field else { continue };
-            mark(field as u32)?;
-            let text = raw.get();
-            let invalid = |_| de::Error::custom("invalid claim type");
-            match field {
-                Field::Iss => claims.iss = Some(from_raw::<CowStr>(text).map_err(invalid)?.0),
-                Field::Sub => claims.sub = Some(from_raw::<CowStr>(text).map_err(invalid)?.0),
-                Field::Scope => claims.scope = Some(from_raw::<CowStr>(text).map_err(invalid)?.0),
-                Field::Exp => claims.exp = Some(from_raw::<f64>(text).map_err(invalid)?),
-                Field::Nbf => claims.nbf = Some(from_raw::<f64>(text).map_err(invalid)?),
-                Field::Iat => claims.iat = Some(from_raw::<f64>(text).map_err(invalid)?),
-                Field::Aud => {
-                    let mut de = serde_json::Deserializer::from_str(text);
-                    claims.aud = AudienceSeed(&self.rules.audiences)
+            let audiences = &self.rules.audiences;
+            match (field, context_slot) {
+                (None, None) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                // The common case: a registered claim read straight into its field.
+                (Some(field), None) => {
+                    map.next_value_seed(FieldSeed {
+                        field,
+                        claims: &mut claims,
+                        audiences,
+                    })?;
+                }
+                // A claim wanted in the context too: kept raw, then read from the raw text.
+                (field, Some(slot)) => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    mark(16 + slot as u32)?;
+                    claims.context[slot] = Some(raw);
+                    if let Some(field) = field {
+                        let mut de = serde_json::Deserializer::from_str(raw.get());
+                        FieldSeed {
+                            field,
+                            claims: &mut claims,
+                            audiences,
+                        }
                         .deserialize(&mut de)
-                        .map_err(invalid)?;
+                        .map_err(|_| de::Error::custom("invalid claim type"))?;
+                    }
                 }
             }
         }
@@ -222,8 +228,29 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
     }
 }
 
-fn from_raw<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, serde_json::Error> {
-    serde_json::from_str(text)
+/// Reads one registered claim into its field of `claims`.
+struct FieldSeed<'c, 'r, 'de> {
+    field: Field,
+    claims: &'c mut Claims<'de>,
+    audiences: &'r [String],
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let claims = self.claims;
+        match self.field {
+            Field::Iss => claims.iss = Some(CowStr::deserialize(deserializer)?.0),
+            Field::Sub => claims.sub = Some(CowStr::deserialize(deserializer)?.0),
+            Field::Scope => claims.scope = Some(CowStr::deserialize(deserializer)?.0),
+            Field::Exp => claims.exp = Some(f64::deserialize(deserializer)?),
+            Field::Nbf => claims.nbf = Some(f64::deserialize(deserializer)?),
+            Field::Iat => claims.iat = Some(f64::deserialize(deserializer)?),
+            Field::Aud => claims.aud = AudienceSeed(self.audiences).deserialize(deserializer)?,
+        }
+        Ok(())
+    }
 }
 
 /// Checks `aud`, a string or an array of strings, against the configured audiences as it is read.
