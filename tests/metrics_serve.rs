@@ -2,71 +2,27 @@
 //! known traffic, then a scrape with the expected counts.
 #![cfg(feature = "local")]
 
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+mod support;
+use support::serve::Serve;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_the_traffic_served() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut base, mut admin, mut token) = (None, None, None);
-    let banner = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let word = |prefix: &str| {
-                line.strip_prefix(prefix)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_owned)
-            };
-            base = base.take().or(word("listening on "));
-            admin = admin.take().or(word("admin on "));
-            token = token.take().or(word("export TOKEN="));
-            if line.starts_with("authorizer cache:") {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), banner)
-        .await
-        .expect("serve's banner");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let (base, admin, token) = (base.unwrap(), admin.unwrap(), token.unwrap());
-    let token = token.trim_matches(['\'', '"']);
-    let http = reqwest::Client::new();
+    let serve = Serve::start(&[], &[]).await;
     // The gateway's result cache answers repeats of one token, so only distinct tokens reach the
     // authorizer: one good token and two refused ones.
-    let get = |auth: String| {
-        http.get(format!("{base}/pets"))
-            .header("Authorization", auth)
-            .send()
-    };
-    assert_eq!(get(format!("Bearer {token}")).await.unwrap().status(), 200);
+    assert_eq!(serve.get("/pets", Some(&serve.bearer())).await.status, 200);
     assert_eq!(
-        get("Bearer aaa.bbb.ccc".into()).await.unwrap().status(),
+        serve.get("/pets", Some("Bearer aaa.bbb.ccc")).await.status,
         401
     );
     assert_eq!(
-        get("Bearer aaa.bbb.ddd".into()).await.unwrap().status(),
+        serve.get("/pets", Some("Bearer aaa.bbb.ddd")).await.status,
         401
     );
 
-    let text = http
-        .get(format!("{admin}/metrics"))
+    let text = serve
+        .http
+        .get(format!("{}/metrics", serve.admin))
         .send()
         .await
         .unwrap()

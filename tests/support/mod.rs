@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 pub mod runtime_api;
+pub mod serve;
 pub mod tls;
 
 /// How the JWKS endpoint answers.
