@@ -7,9 +7,8 @@ mod support;
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
-use support::runtime_api::{RuntimeApi, lambda_environment};
+use support::runtime_api::{RuntimeApi, lambda_environment, stop_and_read_stdout};
 use support::*;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,18 +58,9 @@ async fn the_lambda_loop_answers_on_the_runtime_api() {
     }
     assert_eq!(server.hits(), 1, "keys fetched once, at init");
 
-    child.start_kill().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .await
-        .unwrap();
-    let decisions: Vec<Value> = stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    let (stdout, documents) = stop_and_read_stdout(&mut child).await;
+    let decisions: Vec<&Value> = documents
+        .iter()
         .filter(|line| line["fields"]["message"] == "authorization")
         .collect();
     assert_eq!(

@@ -14,9 +14,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
-use support::runtime_api::{RuntimeApi, lambda_environment};
+use support::runtime_api::{RuntimeApi, lambda_environment, stop_and_read_stdout};
 use support::*;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 /// Checks one document against the EMF specification; returns its metric names.
@@ -146,18 +145,9 @@ async fn lambda_invocations_write_emf_that_counts_them() {
             .await
             .expect("an answer per event");
     }
-    child.start_kill().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .await
-        .unwrap();
-    let docs: Vec<Value> = stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    let (stdout, documents) = stop_and_read_stdout(&mut child).await;
+    let docs: Vec<Value> = documents
+        .into_iter()
         .filter(|line| line.get("_aws").is_some())
         .collect();
     assert!(!docs.is_empty(), "EMF documents on stdout:\n{stdout}");

@@ -174,14 +174,7 @@ async fn a_cached_method_policy_breaks_other_routes_while_the_stage_policy_works
     assert_eq!(method.get("/pets", Some(&token)).await.status, 200);
     let other = method.get("/pets/1", Some(&token)).await;
     assert_eq!((other.status, other.body.as_str()), (403, IMPLICIT_DENY));
-    let post = method
-        .request(
-            "POST",
-            "/pets",
-            Some(&token),
-            Some(r#"{"type":"cat","price":1}"#),
-        )
-        .await;
+    let post = method.post_pet(Some(&token)).await;
     assert_eq!(post.status, 403);
     assert_eq!(
         method.calls().await,
@@ -193,14 +186,7 @@ async fn a_cached_method_policy_breaks_other_routes_while_the_stage_policy_works
     let token = stage.bearer();
     assert_eq!(stage.get("/pets", Some(&token)).await.status, 200);
     assert_eq!(stage.get("/pets/1", Some(&token)).await.status, 200);
-    let post = stage
-        .request(
-            "POST",
-            "/pets",
-            Some(&token),
-            Some(r#"{"type":"cat","price":1}"#),
-        )
-        .await;
+    let post = stage.post_pet(Some(&token)).await;
     assert_eq!(post.status, 201);
     assert_eq!(stage.calls().await, 1);
 
@@ -208,14 +194,7 @@ async fn a_cached_method_policy_breaks_other_routes_while_the_stage_policy_works
     let rules = Serve::start(&[], &[("ROUTE_SCOPES", "POST /pets=write:pets")]).await;
     let token = rules.bearer();
     assert_eq!(rules.get("/pets", Some(&token)).await.status, 200);
-    let post = rules
-        .request(
-            "POST",
-            "/pets",
-            Some(&token),
-            Some(r#"{"type":"cat","price":1}"#),
-        )
-        .await;
+    let post = rules.post_pet(Some(&token)).await;
     assert_eq!((post.status, post.body.as_str()), (403, EXPLICIT_DENY));
     assert_eq!(rules.calls().await, 1);
 }

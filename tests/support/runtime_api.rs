@@ -167,3 +167,25 @@ pub fn lambda_environment(address: &str) -> Vec<(&'static str, String)> {
         ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
     ]
 }
+
+/// Stops a function started under the Runtime API and returns what it wrote on stdout, with the
+/// lines that are JSON documents parsed.
+pub async fn stop_and_read_stdout(
+    child: &mut tokio::process::Child,
+) -> (String, Vec<serde_json::Value>) {
+    use tokio::io::AsyncReadExt;
+    child.start_kill().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    let documents = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    (stdout, documents)
+}

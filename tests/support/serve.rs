@@ -127,6 +127,17 @@ impl Serve {
         }
     }
 
+    /// `POST /pets` with a small valid pet.
+    pub async fn post_pet(&self, authorization: Option<&str>) -> Answer {
+        self.request(
+            "POST",
+            "/pets",
+            authorization,
+            Some(r#"{"type":"cat","price":1}"#),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, authorization: Option<&str>) -> Answer {
         self.request("GET", path, authorization, None).await
     }
