@@ -37,8 +37,8 @@ fn benches(c: &mut Criterion) {
         ],
     );
     let cached = authorizer_for(&server, &[]);
-    runtime.block_on(authorizer.keys().refresh(Trigger::Init));
-    runtime.block_on(cached.keys().refresh(Trigger::Init));
+    runtime.block_on(authorizer.refresh_keys(Trigger::Init));
+    runtime.block_on(cached.refresh_keys(Trigger::Init));
     let now = now();
     let claims = good_claims(&server.issuer());
     let token = key.sign(&claims).unwrap();
@@ -90,7 +90,7 @@ fn benches(c: &mut Criterion) {
     // The cost metrics add to an authorization: one counter from the outcome × reason table, the
     // latency histogram, and the cache-hit counter, against the EMF recorder Lambda uses.
     let recorder = jwt_authorizer::metrics::emf::EmfRecorder::default();
-    let handles = jwt_authorizer::metrics::Metrics::register(&recorder);
+    let handles = jwt_authorizer::metrics::Metrics::register(&recorder, &cached.issuer_names());
     let sink = recorder.sink(
         jwt_authorizer::metrics::emf::EmfConfig::from_lookup(|_| None).expect("defaults are valid"),
     );

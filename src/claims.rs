@@ -1,7 +1,10 @@
 //! The registered claims we check, parsed without copying from the decoded payload, and the one
-//! `validate` that applies the configured rules.
+//! `validate` that applies an issuer's rules.
+//!
+//! Parsing happens before the signature check, because the unverified `iss` picks the issuer whose
+//! keys verify the token; nothing parsed is trusted until [`validate`] runs after that check.
 
-use crate::config::Config;
+use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::json::CowStr;
 use crate::reject::Reject;
 use serde::Deserialize;
@@ -10,44 +13,97 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
-/// How many claims `CONTEXT_CLAIMS` may name: they are held in a fixed array on the hot path.
-pub const MAX_CONTEXT_CLAIMS: usize = 16;
+/// How many claims may be kept raw (context claims, claims of route rules, required claims): they
+/// are held in a fixed array on the hot path.
+pub const MAX_CAPTURED_CLAIMS: usize = 16;
 
-/// The claim rules, built once from the configuration.
+/// A set of issuers, bit `i` for the `i`-th configured issuer.
+pub type IssuerSet = u64;
+
+/// What the payload parser needs, built once from the configuration.
 #[derive(Clone, Debug)]
 pub struct Rules {
-    /// The exact `iss` required.
-    pub issuer: String,
-    /// A token must name one of these in `aud`.
-    pub audiences: Vec<String>,
-    /// Leeway for `exp`, `nbf` and `iat`, in seconds.
-    pub leeway_seconds: u64,
-    /// Claims copied into the authorizer context, by name.
-    pub context_claims: Vec<String>,
+    /// Every accepted audience (Cognito client ids included), with the issuers that accept it:
+    /// `aud` is checked while it is read, before the issuer is known.
+    audiences: Vec<(String, IssuerSet)>,
+    /// Claims kept raw, by name: [`Config::context_claims`] first, then those rules need.
+    pub captured: Vec<String>,
 }
 
 impl Rules {
-    /// The rules a configuration asks for.
+    /// The parse rules a configuration asks for.
     pub fn from_config(config: &Config) -> Self {
+        let mut audiences: Vec<(String, IssuerSet)> = Vec::new();
+        for (i, issuer) in config.issuers.iter().enumerate() {
+            for audience in &issuer.audiences {
+                match audiences.iter_mut().find(|(a, _)| a == audience) {
+                    Some((_, issuers)) => *issuers |= 1 << i,
+                    None => audiences.push((audience.clone(), 1 << i)),
+                }
+            }
+        }
         Rules {
-            issuer: config.issuer.clone(),
-            audiences: config.audiences.clone(),
-            leeway_seconds: config.leeway_seconds,
-            context_claims: config.context_claims.clone(),
+            audiences,
+            captured: config.captured_claims(),
         }
     }
 }
 
-/// Whether the token's `aud` names a configured audience. Decided while parsing, so that an `aud`
-/// array is never collected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AudienceCheck {
-    /// No `aud` claim.
-    Absent,
-    /// `aud` (a string, or an array of strings) contains a configured audience.
-    Matches,
-    /// `aud` names no configured audience.
-    NoMatch,
+/// One issuer's claim rules.
+#[derive(Clone, Debug)]
+pub struct IssuerRules {
+    /// This issuer's bit in an [`IssuerSet`].
+    bit: IssuerSet,
+    /// Leeway for `exp`, `nbf` and `iat`, in seconds.
+    leeway_seconds: u64,
+    /// Set for a Cognito user pool: the `token_use` accepted.
+    cognito: Option<TokenUse>,
+    /// A Cognito pool's app client ids (for `client_id` of access tokens).
+    client_ids: Vec<String>,
+    /// Claims a token must carry besides `exp` and `sub`.
+    required: Vec<ClaimRef>,
+}
+
+impl IssuerRules {
+    /// The rules of the `index`-th issuer; `captured` is [`Rules::captured`].
+    pub fn new(index: usize, issuer: &IssuerConfig, captured: &[String]) -> Self {
+        let required = issuer
+            .required_claims
+            .iter()
+            .map(|name| match Field::from_name(name) {
+                Some(field) => ClaimRef::Registered(field),
+                None => ClaimRef::Captured(
+                    captured
+                        .iter()
+                        .position(|c| c == name)
+                        .expect("required claims are captured"),
+                ),
+            })
+            .collect();
+        IssuerRules {
+            bit: 1 << index,
+            leeway_seconds: issuer.leeway_seconds,
+            cognito: issuer.cognito,
+            client_ids: if issuer.cognito.is_some() {
+                issuer.audiences.clone()
+            } else {
+                Vec::new()
+            },
+            required,
+        }
+    }
+}
+
+/// Whether `name` is a claim the parser always reads into its own field.
+pub fn is_registered_claim(name: &str) -> bool {
+    Field::from_name(name).is_some()
+}
+
+/// A required claim: one we always read, or one kept raw.
+#[derive(Clone, Copy, Debug)]
+enum ClaimRef {
+    Registered(Field),
+    Captured(usize),
 }
 
 /// The claims of a token, borrowed from its decoded payload.
@@ -57,8 +113,8 @@ pub struct Claims<'a> {
     pub iss: Option<Cow<'a, str>>,
     /// `sub`, the principal.
     pub sub: Option<Cow<'a, str>>,
-    /// The outcome of the audience check.
-    pub aud: AudienceCheck,
+    /// The issuers that accept one of the token's `aud` values; `None` without an `aud` claim.
+    pub aud: Option<IssuerSet>,
     /// `exp`, seconds since the epoch.
     pub exp: Option<f64>,
     /// `nbf`, seconds since the epoch.
@@ -67,8 +123,12 @@ pub struct Claims<'a> {
     pub iat: Option<f64>,
     /// `scope`, space-separated.
     pub scope: Option<Cow<'a, str>>,
-    /// The configured context claims, in the order of [`Rules::context_claims`].
-    pub context: [Option<&'a RawValue>; MAX_CONTEXT_CLAIMS],
+    /// `client_id` (Cognito access tokens).
+    pub client_id: Option<Cow<'a, str>>,
+    /// `token_use` (Cognito: `access` or `id`).
+    pub token_use: Option<Cow<'a, str>>,
+    /// The captured claims, in the order of [`Rules::captured`].
+    pub captured: [Option<&'a RawValue>; MAX_CAPTURED_CLAIMS],
 }
 
 /// Parses a decoded JWT payload.
@@ -91,12 +151,14 @@ pub fn parse<'a>(json: &'a [u8], rules: &Rules) -> Result<Claims<'a>, Reject> {
     Ok(claims)
 }
 
-/// Checks parsed claims against the rules at time `now` (seconds since the epoch).
+/// Checks the claims of a token of this issuer (its `iss` already matched) at time `now`
+/// (seconds since the epoch). Only call it once the signature is verified.
 ///
 /// # Errors
-/// The first rule broken: [`Reject::MissingClaim`] (no `exp` or `sub`), [`Reject::Expired`],
-/// [`Reject::NotYetValid`] (`nbf` or `iat` in the future), [`Reject::BadIssuer`], [`Reject::BadAudience`].
-pub fn validate(claims: &Claims<'_>, rules: &Rules, now: u64) -> Result<(), Reject> {
+/// The first rule broken: [`Reject::MissingClaim`] (no `exp` or `sub`, or a required claim
+/// missing), [`Reject::Expired`], [`Reject::NotYetValid`] (`nbf` or `iat` in the future),
+/// [`Reject::WrongTokenUse`], [`Reject::BadAudience`] (`aud`, or a Cognito `client_id`).
+pub fn validate(claims: &Claims<'_>, rules: &IssuerRules, now: u64) -> Result<(), Reject> {
     let now = now as f64;
     let leeway = rules.leeway_seconds as f64;
     let exp = claims.exp.ok_or(Reject::MissingClaim)?;
@@ -108,20 +170,50 @@ pub fn validate(claims: &Claims<'_>, rules: &Rules, now: u64) -> Result<(), Reje
     {
         return Err(Reject::NotYetValid);
     }
-    if claims.iss.as_deref() != Some(rules.issuer.as_str()) {
-        return Err(Reject::BadIssuer);
-    }
-    if claims.aud != AudienceCheck::Matches {
+    let audience_matches = claims.aud.is_some_and(|issuers| issuers & rules.bit != 0);
+    let audience_checked = match rules.cognito {
+        None => audience_matches,
+        // Cognito: access tokens carry the app client in `client_id` and no `aud`; ID tokens
+        // carry it in `aud`.
+        Some(kind) => match (claims.token_use.as_deref(), kind) {
+            (Some("access"), TokenUse::Access | TokenUse::Any) => claims
+                .client_id
+                .as_deref()
+                .is_some_and(|id| rules.client_ids.iter().any(|c| c == id)),
+            (Some("id"), TokenUse::Id | TokenUse::Any) => audience_matches,
+            _ => return Err(Reject::WrongTokenUse),
+        },
+    };
+    if !audience_checked {
         return Err(Reject::BadAudience);
     }
     if claims.sub.as_deref().is_none_or(str::is_empty) {
         return Err(Reject::MissingClaim);
     }
+    for required in &rules.required {
+        let present = match *required {
+            ClaimRef::Captured(slot) => claims.captured[slot].is_some(),
+            ClaimRef::Registered(field) => match field {
+                Field::Iss => claims.iss.is_some(),
+                Field::Sub => claims.sub.is_some(),
+                Field::Aud => claims.aud.is_some(),
+                Field::Exp => claims.exp.is_some(),
+                Field::Nbf => claims.nbf.is_some(),
+                Field::Iat => claims.iat.is_some(),
+                Field::Scope => claims.scope.is_some(),
+                Field::ClientId => claims.client_id.is_some(),
+                Field::TokenUse => claims.token_use.is_some(),
+            },
+        };
+        if !present {
+            return Err(Reject::MissingClaim);
+        }
+    }
     Ok(())
 }
 
 /// The claims we read; everything else is skipped without being stored.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Field {
     Iss,
     Sub,
@@ -130,6 +222,8 @@ enum Field {
     Nbf,
     Iat,
     Scope,
+    ClientId,
+    TokenUse,
 }
 
 impl Field {
@@ -142,6 +236,8 @@ impl Field {
             "nbf" => Field::Nbf,
             "iat" => Field::Iat,
             "scope" => Field::Scope,
+            "client_id" => Field::ClientId,
+            "token_use" => Field::TokenUse,
             _ => return None,
         })
     }
@@ -170,12 +266,14 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         let mut claims = Claims {
             iss: None,
             sub: None,
-            aud: AudienceCheck::Absent,
+            aud: None,
             exp: None,
             nbf: None,
             iat: None,
             scope: None,
-            context: [None; MAX_CONTEXT_CLAIMS],
+            client_id: None,
+            token_use: None,
+            captured: [None; MAX_CAPTURED_CLAIMS],
         };
         // One bit per registered claim and per context claim, to refuse repeated names: a token
         // with two `aud` or two `exp` could be read differently by another parser.
@@ -189,7 +287,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         };
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
             let field = Field::from_name(&name);
-            let context_slot = self.rules.context_claims.iter().position(|c| *c == name);
+            let context_slot = self.rules.captured.iter().position(|c| *c == name);
             if let Some(field) = field {
                 mark(field as u32)?;
             }
@@ -210,7 +308,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                 (field, Some(slot)) => {
                     let raw: &'de RawValue = map.next_value()?;
                     mark(16 + slot as u32)?;
-                    claims.context[slot] = Some(raw);
+                    claims.captured[slot] = Some(raw);
                     if let Some(field) = field {
                         let mut de = serde_json::Deserializer::from_str(raw.get());
                         FieldSeed {
@@ -232,7 +330,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
 struct FieldSeed<'c, 'r, 'de> {
     field: Field,
     claims: &'c mut Claims<'de>,
-    audiences: &'r [String],
+    audiences: &'r [(String, IssuerSet)],
 }
 
 impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, 'de> {
@@ -244,20 +342,34 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, 'de> {
             Field::Iss => claims.iss = Some(CowStr::deserialize(deserializer)?.0),
             Field::Sub => claims.sub = Some(CowStr::deserialize(deserializer)?.0),
             Field::Scope => claims.scope = Some(CowStr::deserialize(deserializer)?.0),
+            Field::ClientId => claims.client_id = Some(CowStr::deserialize(deserializer)?.0),
+            Field::TokenUse => claims.token_use = Some(CowStr::deserialize(deserializer)?.0),
             Field::Exp => claims.exp = Some(f64::deserialize(deserializer)?),
             Field::Nbf => claims.nbf = Some(f64::deserialize(deserializer)?),
             Field::Iat => claims.iat = Some(f64::deserialize(deserializer)?),
-            Field::Aud => claims.aud = AudienceSeed(self.audiences).deserialize(deserializer)?,
+            Field::Aud => {
+                claims.aud = Some(AudienceSeed(self.audiences).deserialize(deserializer)?)
+            }
         }
         Ok(())
     }
 }
 
-/// Checks `aud`, a string or an array of strings, against the configured audiences as it is read.
-struct AudienceSeed<'r>(&'r [String]);
+/// Reads `aud`, a string or an array of strings, into the set of issuers accepting one of its
+/// values, so that an array is never collected.
+struct AudienceSeed<'r>(&'r [(String, IssuerSet)]);
+
+impl AudienceSeed<'_> {
+    fn issuers_accepting(&self, audience: &str) -> IssuerSet {
+        self.0
+            .iter()
+            .find(|(a, _)| a == audience)
+            .map_or(0, |(_, issuers)| *issuers)
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for AudienceSeed<'_> {
-    type Value = AudienceCheck;
+    type Value = IssuerSet;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
@@ -265,28 +377,22 @@ impl<'de> DeserializeSeed<'de> for AudienceSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for AudienceSeed<'_> {
-    type Value = AudienceCheck;
+    type Value = IssuerSet;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string or an array of strings")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(if self.0.iter().any(|a| a == v) {
-            AudienceCheck::Matches
-        } else {
-            AudienceCheck::NoMatch
-        })
+        Ok(self.issuers_accepting(v))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut check = AudienceCheck::NoMatch;
+        let mut issuers = 0;
         while let Some(CowStr(aud)) = seq.next_element::<CowStr<'de>>()? {
-            if self.0.iter().any(|a| *a == aud) {
-                check = AudienceCheck::Matches;
-            }
+            issuers |= self.issuers_accepting(&aud);
         }
-        Ok(check)
+        Ok(issuers)
     }
 }
 

@@ -2,7 +2,7 @@
 //! with OIDC discovery when no `JWKS_URI` is configured.
 
 use crate::algorithm::Algorithm;
-use crate::config::{Config, JwksSource, is_loopback};
+use crate::config::{Config, IssuerConfig, JwksSource, is_loopback};
 use crate::keyset::{JwksError, KeySet, SkippedKey};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, HeaderMap};
@@ -115,11 +115,11 @@ pub enum ClientError {
 }
 
 impl Fetcher {
-    /// Builds the fetcher and its HTTP client.
+    /// The HTTP client every issuer's fetcher shares (one connection pool, one TLS set-up).
     ///
     /// # Errors
     /// [`ClientError`] when `JWKS_CA_FILE` is unreadable or the TLS set-up fails.
-    pub fn new(config: &Config) -> Result<Self, ClientError> {
+    pub fn client(config: &Config) -> Result<reqwest::Client, ClientError> {
         let allow_http = config.allow_http;
         // Redirects are followed a few times, and only to places we would have accepted as the
         // JWKS URI itself: a redirect must not downgrade the keys to plain http.
@@ -154,15 +154,20 @@ impl Fetcher {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        Ok(Fetcher {
-            client: builder.build()?,
-            source: config.jwks.clone(),
-            issuer: config.issuer.clone(),
+        Ok(builder.build()?)
+    }
+
+    /// The fetcher of one issuer's keys, over a [`Fetcher::client`].
+    pub fn new(client: reqwest::Client, config: &Config, issuer: &IssuerConfig) -> Self {
+        Fetcher {
+            client,
+            source: issuer.jwks.clone(),
+            issuer: issuer.issuer.clone(),
             discovered: Mutex::new(None),
-            algorithms: config.algorithms.clone(),
+            algorithms: issuer.algorithms.clone(),
             timeout: config.jwks_timeout,
             max_bytes: config.jwks_max_bytes,
-        })
+        }
     }
 
     /// Fetches and parses the key set.

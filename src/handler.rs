@@ -1,17 +1,19 @@
 //! One authorization, from the raw event bytes to the answer API Gateway gets.
 //!
-//! The pipeline: event → `Bearer` token → three segments → header → key (lock-free lookup; an
-//! unknown kid triggers a shared, rate-limited refresh) → signature → claims → policy. Decoding
-//! happens in stack buffers and parsing borrows from them, so a typical token costs no heap
-//! allocation until the caller serializes the answer.
+//! The pipeline: event → `Bearer` token → three segments → header → payload → issuer (by the
+//! unverified `iss`, exact match) → that issuer's key (lock-free lookup; an unknown kid triggers a
+//! shared, rate-limited refresh of that issuer's keys only) → signature → claims → policy.
+//! Decoding happens in stack buffers and parsing borrows from them, so a typical token costs no
+//! heap allocation until the caller serializes the answer.
 
-use crate::claims::{self, MAX_CONTEXT_CLAIMS, Rules};
-use crate::config::{Config, HttpApiResponse, RejectMode};
+use crate::algorithm::Algorithm;
+use crate::claims::{self, IssuerRules, MAX_CAPTURED_CLAIMS, Rules};
+use crate::config::{Config, HttpApiResponse, IssuerConfig, RejectMode};
 use crate::events::{self, EventKind};
 use crate::fetcher::{ClientError, Fetcher};
 use crate::keyset::{Fingerprint, VerifyingKey};
 use crate::policy::{self, Grant, MethodArn};
-use crate::refresher::{KeyStore, Schedule};
+use crate::refresher::{KeyStore, Schedule, Trigger};
 use crate::reject::Reject;
 use crate::token::{self, DecodeBuf, Header, Segments};
 use crate::verified::{TokenDigest, VerifiedTokens};
@@ -52,6 +54,9 @@ pub struct Decision {
     pub reject: Option<Reject>,
     /// The event's kind, once known.
     pub event: Option<EventKind>,
+    /// The index of the token's issuer in [`Authorizer::issuers`], once its `iss` matched one
+    /// (unverified when the token was refused).
+    pub issuer: Option<usize>,
     /// The token's `kid`, once parsed (untrusted when the token was refused).
     pub kid: ArrayString<64>,
     /// The token's `sub`, only once the token is verified.
@@ -66,6 +71,7 @@ impl Decision {
             outcome: Outcome::Unauthorized,
             reject: None,
             event: None,
+            issuer: None,
             kid: ArrayString::new(),
             sub: ArrayString::new(),
             cache_hit: false,
@@ -73,38 +79,129 @@ impl Decision {
     }
 }
 
-/// The authorizer: configuration, claim rules and keys, shared by every invocation.
+/// One trusted issuer: its claim rules and its own key store, refresher and penalty box, so that
+/// an outage or a kid flood at one issuer never slows another.
+pub struct TrustedIssuer {
+    name: String,
+    issuer: String,
+    algorithms: Vec<Algorithm>,
+    rules: IssuerRules,
+    keys: Arc<KeyStore>,
+}
+
+impl TrustedIssuer {
+    /// The name in metrics and logs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The exact `iss` of its tokens.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Its key store.
+    pub fn keys(&self) -> &Arc<KeyStore> {
+        &self.keys
+    }
+}
+
+/// The authorizer: configuration, claim rules and each issuer's keys, shared by every invocation.
 pub struct Authorizer {
     config: Arc<Config>,
     rules: Rules,
-    keys: Arc<KeyStore>,
+    issuers: Vec<TrustedIssuer>,
+    /// Every issuer's algorithms: the header check before the issuer is known.
+    algorithms: Vec<Algorithm>,
     verified: VerifiedTokens,
 }
 
 impl Authorizer {
-    /// An authorizer over an existing key store.
-    pub fn new(config: Arc<Config>, keys: Arc<KeyStore>) -> Self {
+    /// An authorizer over existing key stores, one per configured issuer, in order.
+    ///
+    /// # Panics
+    /// When `keys` does not hold one store per issuer of `config`.
+    pub fn new(config: Arc<Config>, keys: Vec<Arc<KeyStore>>) -> Self {
+        assert_eq!(keys.len(), config.issuers.len(), "one key store per issuer");
+        let rules = Rules::from_config(&config);
+        let issuers = config
+            .issuers
+            .iter()
+            .zip(keys)
+            .enumerate()
+            .map(|(index, (issuer, keys))| TrustedIssuer {
+                name: issuer.name.clone(),
+                issuer: issuer.issuer.clone(),
+                algorithms: issuer.algorithms.clone(),
+                rules: IssuerRules::new(index, issuer, &rules.captured),
+                keys,
+            })
+            .collect();
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for alg in config.issuers.iter().flat_map(|i| &i.algorithms) {
+            if !algorithms.contains(alg) {
+                algorithms.push(*alg);
+            }
+        }
         Authorizer {
-            rules: Rules::from_config(&config),
+            rules,
+            issuers,
+            algorithms,
             verified: VerifiedTokens::new(config.verified_token_cache_size),
             config,
-            keys,
         }
     }
 
-    /// An authorizer with its own key store, which is empty until refreshed (see
-    /// [`KeyStore::refresh`]) or until the first token asks for a key.
+    /// An authorizer with a key store per issuer, each empty until refreshed (see
+    /// [`Authorizer::refresh_keys`]) or until the first token asks for a key.
     ///
     /// # Errors
     /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
     pub fn from_config(config: Config) -> Result<Self, ClientError> {
-        let keys = KeyStore::new(Fetcher::new(&config)?, Schedule::from_config(&config));
-        Ok(Authorizer::new(Arc::new(config), Arc::new(keys)))
+        let client = Fetcher::client(&config)?;
+        let keys = config
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(index, issuer): (usize, &IssuerConfig)| {
+                let fetcher = Fetcher::new(client.clone(), &config, issuer);
+                Arc::new(
+                    KeyStore::new(fetcher, Schedule::for_issuer(issuer))
+                        .for_issuer(index, &issuer.name),
+                )
+            })
+            .collect();
+        Ok(Authorizer::new(Arc::new(config), keys))
     }
 
-    /// The key store, to refresh it at start-up and to spawn its refresher.
-    pub fn keys(&self) -> &Arc<KeyStore> {
-        &self.keys
+    /// The trusted issuers, in configuration order.
+    pub fn issuers(&self) -> &[TrustedIssuer] {
+        &self.issuers
+    }
+
+    /// The issuers' names, in configuration order (for [`crate::metrics::install_handles`]).
+    pub fn issuer_names(&self) -> Vec<&str> {
+        self.issuers.iter().map(TrustedIssuer::name).collect()
+    }
+
+    /// Refreshes every issuer's keys at once (or waits for refreshes in flight).
+    pub async fn refresh_keys(&self, trigger: Trigger) {
+        futures_util::future::join_all(self.issuers.iter().map(|i| i.keys.refresh(trigger))).await;
+    }
+
+    /// Spawns each issuer's background refresher on the current runtime.
+    pub fn spawn_refreshers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        self.issuers
+            .iter()
+            .map(|i| tokio::spawn(i.keys.clone().run_refresher()))
+            .collect()
+    }
+
+    /// Brings the `jwks_keys` and `jwks_age_seconds` gauges of every issuer up to date.
+    pub fn observe_keys(&self) {
+        for issuer in &self.issuers {
+            crate::metrics::observe_keys(&issuer.keys);
+        }
     }
 
     /// How many tokens the verified-token cache holds.
@@ -129,6 +226,7 @@ impl Authorizer {
         tracing::info!(
             outcome = decision.outcome.as_str(),
             reason = decision.reject.map(Reject::as_str),
+            issuer = decision.issuer.map(|i| self.issuers[i].name()),
             event = decision.event.map(EventKind::as_str),
             kid = decision.kid.as_str(),
             sub = decision.sub.as_str(),
@@ -197,37 +295,57 @@ impl Authorizer {
         let mut header_buf = DecodeBuf::<512>::default();
         let mut payload_buf = DecodeBuf::<2048>::default();
         let mut signature_buf = DecodeBuf::<1024>::default();
-        let header =
-            token::parse_header(header_buf.decode(segments.header)?, &self.config.algorithms)?;
+        let header = token::parse_header(header_buf.decode(segments.header)?, &self.algorithms)?;
         truncate_into(&mut decision.kid, &header.kid);
-        // Only a well-formed token may trigger a refresh of a stale key set: junk costs the
-        // issuer nothing.
-        self.keys.refresh_if_stale().await;
+        // Unverified until the signature is checked, but only its `iss` is used before that: to
+        // pick the issuer whose keys must verify it.
+        let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
+        let index = claims
+            .iss
+            .as_deref()
+            .and_then(|iss| self.issuers.iter().position(|i| i.issuer == iss))
+            .ok_or(Reject::UnknownIssuer)?;
+        decision.issuer = Some(index);
+        let issuer = &self.issuers[index];
+        if !issuer.algorithms.contains(&header.alg) {
+            return Err(Reject::AlgNotAllowed);
+        }
+        // Only a well-formed token of a known issuer may trigger a refresh of a stale key set:
+        // junk costs the issuer nothing.
+        issuer.keys.refresh_if_stale().await;
         let digest = self.verified.digest(raw);
         let (verified_by, cache_hit) = self
-            .check_signature(&header, &segments, &mut signature_buf, digest.as_ref())
+            .check_signature(
+                &issuer.keys,
+                &header,
+                &segments,
+                &mut signature_buf,
+                digest.as_ref(),
+            )
             .await?;
         decision.cache_hit = cache_hit;
 
-        let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
-        claims::validate(&claims, &self.rules, now)?;
+        claims::validate(&claims, &issuer.rules, now)?;
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
-        let mut context: [(&str, Option<&RawValue>); MAX_CONTEXT_CLAIMS] =
-            [("", None); MAX_CONTEXT_CLAIMS];
-        for ((slot, name), value) in context
+        let mut captured: [(&str, Option<&RawValue>); MAX_CAPTURED_CLAIMS] =
+            [("", None); MAX_CAPTURED_CLAIMS];
+        for ((slot, name), value) in captured
             .iter_mut()
-            .zip(&self.rules.context_claims)
-            .zip(claims.context)
+            .zip(&self.rules.captured)
+            .zip(claims.captured)
         {
             *slot = (name.as_str(), value);
         }
+        let captured = &captured[..self.rules.captured.len()];
         let grant = Grant {
             principal,
             arn,
+            issuer: &issuer.name,
             scope: claims.scope.as_deref(),
-            context: &context[..self.rules.context_claims.len()],
+            context: &captured[..self.config.context_claims.len()],
+            claims: captured,
         };
         let denied = grant.denies_called_route(&self.config.route_rules);
         if decision.event == Some(EventKind::HttpV2)
@@ -254,11 +372,12 @@ impl Authorizer {
         })
     }
 
-    /// Checks the signature with the key named by `kid` (or finds it verified in the cache) and
-    /// returns that key's fingerprint, and whether the cache answered. An unknown kid triggers the
-    /// shared, rate-limited refresh.
+    /// Checks the signature with the issuer's key named by `kid` (or finds it verified in the
+    /// cache) and returns that key's fingerprint, and whether the cache answered. An unknown kid
+    /// triggers the issuer's shared, rate-limited refresh.
     async fn check_signature(
         &self,
+        keys: &KeyStore,
         header: &Header<'_>,
         segments: &Segments<'_>,
         signature_buf: &mut DecodeBuf<1024>,
@@ -274,15 +393,15 @@ impl Authorizer {
             Ok((*key.fingerprint(), false))
         };
         // The guard is dropped before any await: lookups never hold the key set across a fetch.
-        let found = self.keys.keys().find(&header.kid).map(&mut verify);
+        let found = keys.keys().find(&header.kid).map(&mut verify);
         if let Some(verified) = found {
             return verified;
         }
-        self.keys.refresh_for_unknown_kid(&header.kid).await;
-        let keys = self.keys.keys();
-        match keys.find(&header.kid) {
+        keys.refresh_for_unknown_kid(&header.kid).await;
+        let current = keys.keys();
+        match current.find(&header.kid) {
             Some(key) => verify(key),
-            None if keys.is_empty() => Err(Reject::JwksUnavailable),
+            None if current.is_empty() => Err(Reject::JwksUnavailable),
             None => Err(Reject::UnknownKid),
         }
     }

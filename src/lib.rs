@@ -2,9 +2,11 @@
 //! issuer's JWKS and answers with an IAM policy, or `Unauthorized`.
 //!
 //! The map of the crate:
-//! - [`Config`]: everything configurable, from the environment, checked at start-up.
+//! - [`Config`]: everything configurable, from the environment (and `CONFIG_FILE` for several
+//!   issuers), checked at start-up; [`IssuerConfig`] one trusted issuer.
 //! - [`Authorizer`]: one authorization, from event bytes to the answer; [`Decision`] says what happened.
-//! - [`KeyStore`]: the lock-free key set and what keeps it fresh; [`KeySet`] the parsed keys.
+//! - [`TrustedIssuer`]: an issuer's rules and its own [`KeyStore`], the lock-free key set and what
+//!   keeps it fresh; [`KeySet`] the parsed keys.
 //! - [`Reject`]: every reason a token is refused (the caller only ever sees `Unauthorized`).
 //! - [`metrics`]: what is counted and timed, and its sinks (EMF for Lambda, Prometheus for `serve`).
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
@@ -30,11 +32,12 @@ mod verified;
 
 pub use algorithm::{Algorithm, KeyKind};
 pub use config::{
-    Config, ConfigError, HttpApiResponse, JwksSource, Problem, RejectMode, VARIABLES,
+    Config, ConfigError, HttpApiResponse, IssuerConfig, JwksSource, Problem, RejectMode, TokenUse,
+    VARIABLES,
 };
 pub use events::EventKind;
 pub use fetcher::{ClientError, FetchError, Fetcher};
-pub use handler::{Authorizer, Decision, Outcome};
+pub use handler::{Authorizer, Decision, Outcome, TrustedIssuer};
 pub use keyset::{KeySet, VerifyingKey};
 pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};
 pub use refresher::{Attempt, KeyStore, Schedule, Trigger};

@@ -178,9 +178,10 @@ async fn run_lambda(started: Instant) -> ExitCode {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
-    // Init has spare CPU: fetch the keys now, but never fail init because the issuer is down.
-    authorizer.keys().refresh(Trigger::Init).await;
-    tokio::spawn(authorizer.keys().clone().run_refresher());
+    jwt_authorizer::metrics::install_handles(&authorizer.issuer_names());
+    // Init has spare CPU: fetch the keys now, but never fail init because an issuer is down.
+    authorizer.refresh_keys(Trigger::Init).await;
+    authorizer.spawn_refreshers();
     // Reported with the first invocation's metrics, as Powertools reports ColdStart.
     jwt_authorizer::metrics::record_init(started.elapsed());
     let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
@@ -192,7 +193,7 @@ async fn run_lambda(started: Instant) -> ExitCode {
                 .authorize(event.payload.get().as_bytes(), &mut out)
                 .await;
             if emf.due() {
-                jwt_authorizer::metrics::observe_keys(authorizer.keys());
+                authorizer.observe_keys();
                 emf.after_invocation(&event.context.request_id);
             }
             match decision.outcome {
@@ -232,7 +233,7 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
-    authorizer.keys().refresh(Trigger::Init).await;
+    authorizer.refresh_keys(Trigger::Init).await;
     let mut out = Vec::new();
     let decision = authorizer.authorize(&event, &mut out).await;
     match decision.outcome {
@@ -256,7 +257,6 @@ async fn serve(args: jwt_authorizer::local::ServeArgs) -> ExitCode {
         eprintln!("authorizer serve: {e}");
         return ExitCode::from(2);
     }
-    jwt_authorizer::metrics::record_init(std::time::Duration::ZERO);
     match jwt_authorizer::local::serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

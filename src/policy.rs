@@ -6,6 +6,8 @@
 //! an explicit Deny for every configured route the token lacks scopes for: the cached policy is
 //! then right for every route, not only the one that happened to be called first.
 
+use crate::json::CowStr;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 use std::fmt;
@@ -20,15 +22,20 @@ pub enum ResourceMode {
     Method,
 }
 
-/// A route that needs scopes, from `ROUTE_SCOPES` (`GET /pets/{petId}=read:pets`).
+/// A route that needs scopes or claims: from `ROUTE_SCOPES` (`GET /pets/{petId}=read:pets`) or a
+/// `[[route]]` table of `CONFIG_FILE`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteRule {
     /// `GET`, `POST`, ... or `*` for any method.
     pub method: String,
     /// The resource path without its leading `/`, path parameters turned into `*`.
     pub path: String,
+    /// The names of the issuers whose tokens the rule applies to; empty: every issuer's.
+    pub issuers: Vec<String>,
     /// Every one of these scopes is needed.
     pub scopes: Vec<String>,
+    /// Every one of these claims must contain every listed value (see [`claim_contains`]).
+    pub claims: Vec<(String, Vec<String>)>,
 }
 
 impl RouteRule {
@@ -40,20 +47,38 @@ impl RouteRule {
         let bad =
             |why: &str| format!("rule {rule:?}: {why}; write `GET /pets/{{petId}}=read:pets`");
         let (route, scopes) = rule.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+        if scopes.is_empty() {
+            return Err(bad("no scope"));
+        }
+        RouteRule::new(route, scopes, Vec::new(), Vec::new()).map_err(|why| bad(&why))
+    }
+
+    /// A rule for `METHOD /path` that tokens of `issuers` (all, when empty) satisfy only with every
+    /// scope of `scopes` and every value of `claims`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the rule.
+    pub fn new(
+        route: &str,
+        scopes: Vec<String>,
+        issuers: Vec<String>,
+        claims: Vec<(String, Vec<String>)>,
+    ) -> Result<Self, String> {
         let (method, path) = route
             .trim()
             .split_once(' ')
-            .ok_or_else(|| bad("no method and path"))?;
+            .ok_or("no method and path, as in `GET /pets/{petId}`")?;
         let method = method.trim().to_ascii_uppercase();
         let known = [
             "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY", "*",
         ];
         if !known.contains(&method.as_str()) {
-            return Err(bad("unknown method"));
+            return Err(format!("unknown method {method:?}"));
         }
         let path = path.trim();
         if !path.starts_with('/') || path.contains(char::is_whitespace) {
-            return Err(bad("the path must start with `/`"));
+            return Err("the path must start with `/`".into());
         }
         let path = path[1..]
             .split('/')
@@ -66,9 +91,11 @@ impl RouteRule {
             })
             .collect::<Vec<_>>()
             .join("/");
-        let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
-        if scopes.is_empty() {
-            return Err(bad("no scope"));
+        if scopes.is_empty() && claims.iter().all(|(_, values)| values.is_empty()) {
+            return Err("needs no scope and no claim value; add `scopes` or `claims`".into());
+        }
+        if claims.iter().any(|(name, _)| name.is_empty()) {
+            return Err("a claim name is empty".into());
         }
         let method = if method == "ANY" {
             "*".to_owned()
@@ -78,22 +105,64 @@ impl RouteRule {
         Ok(RouteRule {
             method,
             path,
+            issuers,
             scopes,
+            claims,
         })
     }
 
-    /// Whether a token's space-separated `scope` claim has every scope this rule needs.
-    pub fn is_satisfied_by(&self, scope: Option<&str>) -> bool {
-        let granted = scope.unwrap_or("");
-        self.scopes
+    /// Whether a grant meets this rule: the rule does not apply to the grant's issuer, or the token
+    /// has every scope and claim value it needs.
+    pub fn is_satisfied_by(&self, grant: &Grant<'_>) -> bool {
+        if !self.issuers.is_empty() && !self.issuers.iter().any(|i| i == grant.issuer) {
+            return true;
+        }
+        let granted = grant.scope.unwrap_or("");
+        let has_scopes = self
+            .scopes
             .iter()
-            .all(|needed| granted.split(' ').any(|s| s == needed))
+            .all(|needed| granted.split(' ').any(|s| s == needed));
+        has_scopes
+            && self.claims.iter().all(|(name, values)| {
+                let claim = grant
+                    .claims
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, value)| *value);
+                values
+                    .iter()
+                    .all(|v| claim.is_some_and(|c| claim_contains(c, v)))
+            })
     }
 
     /// Whether this rule covers a call of `method` on `path` (as they appear in a method ARN).
     pub fn covers(&self, method: &str, path: &str) -> bool {
         wildcard_match(&self.method, method) && wildcard_match(&self.path, path)
     }
+}
+
+/// Whether a claim holds `value`: a string equal to it or with it among its space-separated words
+/// (like `scope`), or an array with it as one of its strings (like `cognito:groups`).
+pub fn claim_contains(claim: &RawValue, value: &str) -> bool {
+    struct Contains<'v>(&'v str);
+    impl<'de> Visitor<'de> for Contains<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, words: &str) -> Result<bool, E> {
+            Ok(words == self.0 || words.split(' ').any(|w| w == self.0))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
+            let mut found = false;
+            while let Some(CowStr(item)) = items.next_element::<CowStr<'de>>()? {
+                found |= item == self.0;
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(claim.get());
+    de.deserialize_any(Contains(value)).unwrap_or(false)
 }
 
 /// A method (or route) ARN, split into the parts a policy needs:
@@ -167,10 +236,14 @@ pub struct Grant<'a> {
     pub principal: &'a str,
     /// The ARN that was called.
     pub arn: MethodArn<'a>,
+    /// The name of the token's issuer.
+    pub issuer: &'a str,
     /// The token's `scope` claim.
     pub scope: Option<&'a str>,
     /// Configured claims for the context, by name; `None` where the token lacks the claim.
     pub context: &'a [(&'a str, Option<&'a RawValue>)],
+    /// Every claim kept from the token (the context's first), by name, for route rules.
+    pub claims: &'a [(&'a str, Option<&'a RawValue>)],
 }
 
 impl Grant<'_> {
@@ -178,18 +251,14 @@ impl Grant<'_> {
     pub fn denies_called_route(&self, rules: &[RouteRule]) -> bool {
         rules
             .iter()
-            .any(|r| r.covers(self.arn.method, self.arn.path) && !r.is_satisfied_by(self.scope))
+            .any(|r| r.covers(self.arn.method, self.arn.path) && !r.is_satisfied_by(self))
     }
 }
 
 /// Writes the IAM policy for a grant: Allow on the configured resource, and an explicit Deny on every
 /// rule-covered route the token lacks scopes for.
 pub fn write_policy(out: &mut Vec<u8>, grant: &Grant<'_>, mode: ResourceMode, rules: &[RouteRule]) {
-    let denied = DeniedRoutes {
-        arn: grant.arn,
-        rules,
-        scope: grant.scope,
-    };
+    let denied = DeniedRoutes { grant, rules };
     let response = PolicyResponse {
         principal: grant.principal,
         allow: Some(match mode {
@@ -337,14 +406,13 @@ impl Serialize for DenyResource<'_> {
 
 /// The routes whose rules the token does not satisfy, as `{api}/{stage}/{method}/{path}` ARNs.
 struct DeniedRoutes<'a> {
-    arn: MethodArn<'a>,
+    grant: &'a Grant<'a>,
     rules: &'a [RouteRule],
-    scope: Option<&'a str>,
 }
 
 impl DeniedRoutes<'_> {
     fn iter(&self) -> impl Iterator<Item = &RouteRule> {
-        self.rules.iter().filter(|r| !r.is_satisfied_by(self.scope))
+        self.rules.iter().filter(|r| !r.is_satisfied_by(self.grant))
     }
 
     fn any(&self) -> bool {
@@ -366,7 +434,7 @@ impl Serialize for DeniedRoutes<'_> {
         }
         let mut seq = s.serialize_seq(None)?;
         for rule in self.iter() {
-            seq.serialize_element(&format_args!("{}", RouteArn(self.arn, rule)))?;
+            seq.serialize_element(&format_args!("{}", RouteArn(self.grant.arn, rule)))?;
         }
         seq.end()
     }

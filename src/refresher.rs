@@ -7,7 +7,7 @@
 //! time instead of using a `tokio::time::interval`, which would fire missed ticks in a burst after
 //! a thaw.
 
-use crate::config::Config;
+use crate::config::IssuerConfig;
 use crate::fetcher::{Fetched, Fetcher};
 use crate::keyset::KeySet;
 use arc_swap::{ArcSwap, Guard};
@@ -53,12 +53,12 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The schedule a configuration asks for.
-    pub fn from_config(config: &Config) -> Self {
+    /// The schedule an issuer's configuration asks for.
+    pub fn for_issuer(issuer: &IssuerConfig) -> Self {
         Schedule {
-            refresh_interval: config.refresh_interval,
-            min_refresh_interval: config.min_refresh_interval,
-            kid_miss_cooldown: config.kid_miss_cooldown,
+            refresh_interval: issuer.refresh_interval,
+            min_refresh_interval: issuer.min_refresh_interval,
+            kid_miss_cooldown: issuer.kid_miss_cooldown,
         }
     }
 }
@@ -66,6 +66,10 @@ impl Schedule {
 /// The outcome of one fetch attempt, as reported to observers (logs, metrics).
 #[derive(Debug)]
 pub struct Attempt {
+    /// The index of the issuer whose keys were fetched.
+    pub issuer: usize,
+    /// That issuer's name.
+    pub issuer_name: Arc<str>,
     /// Why it was made.
     pub trigger: Trigger,
     /// `Ok(number of keys)` or the failure's label.
@@ -89,6 +93,9 @@ pub struct KeyStore {
     kid_miss_blocked_until_ms: AtomicU64,
     epoch: Instant,
     observer: Box<dyn Fn(&Attempt) + Send + Sync>,
+    /// Which configured issuer's keys these are (metrics and logs).
+    issuer: usize,
+    issuer_name: Arc<str>,
 }
 
 impl KeyStore {
@@ -104,7 +111,21 @@ impl KeyStore {
             kid_miss_blocked_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             observer: Box::new(log_attempt),
+            issuer: 0,
+            issuer_name: Arc::from(""),
         }
+    }
+
+    /// Names the issuer (its index in the configuration, and its name) for metrics and logs.
+    pub fn for_issuer(mut self, index: usize, name: &str) -> Self {
+        self.issuer = index;
+        self.issuer_name = Arc::from(name);
+        self
+    }
+
+    /// The index of the issuer whose keys these are.
+    pub fn issuer_index(&self) -> usize {
+        self.issuer
     }
 
     /// Replaces the default observer (a log line per attempt, and the `jwks_*` metrics once
@@ -205,6 +226,7 @@ impl KeyStore {
             }) => {
                 for skipped in &skipped {
                     tracing::warn!(
+                        issuer = &*self.issuer_name,
                         kid = skipped.kid.as_deref(),
                         why = skipped.why,
                         "JWKS key not used"
@@ -220,13 +242,20 @@ impl KeyStore {
                 Ok(count)
             }
             Err(error) => {
-                tracing::warn!(trigger = trigger.as_str(), %error, "JWKS refresh failed; keeping the keys we have");
+                tracing::warn!(
+                    issuer = &*self.issuer_name,
+                    trigger = trigger.as_str(),
+                    %error,
+                    "JWKS refresh failed; keeping the keys we have"
+                );
                 let retry = now + schedule.min_refresh_interval.as_millis() as u64;
                 self.next_due_ms.store(retry, Ordering::Relaxed);
                 Err(error.as_str())
             }
         };
         (self.observer)(&Attempt {
+            issuer: self.issuer,
+            issuer_name: self.issuer_name.clone(),
             trigger,
             result: outcome,
             elapsed: started.elapsed(),
@@ -242,6 +271,7 @@ fn log_attempt(attempt: &Attempt) {
     crate::metrics::record_refresh(attempt);
     if let Ok(keys) = attempt.result {
         tracing::info!(
+            issuer = &*attempt.issuer_name,
             trigger = attempt.trigger.as_str(),
             keys,
             elapsed_ms = attempt.elapsed.as_millis() as u64,

@@ -28,7 +28,10 @@ pub enum Reject {
     /// The header has a `crit` parameter; we implement no JWS extension (RFC 7515 §4.1.11).
     UnsupportedCrit,
 
-    // Key lookup.
+    // Issuer and key lookup.
+    /// The token's unverified `iss` is none of the configured issuers (or absent): refused before
+    /// any key lookup or network request.
+    UnknownIssuer,
     /// No key in the issuer's JWKS has this `kid`, even after a refresh.
     UnknownKid,
     /// The key with this `kid` cannot verify this `alg` (other key type, or the JWK's own `alg` differs).
@@ -40,7 +43,9 @@ pub enum Reject {
     /// The signature does not verify with the issuer's key.
     BadSignature,
 
-    // Claims (only checked once the signature is valid, so these reasons can be trusted).
+    // Claims. The payload is parsed before the signature check (its `iss` picks the keys), so
+    // `invalid_claim` can come from an unverified token; the others are checked once the signature
+    // is valid, so they can be trusted.
     /// A registered claim has the wrong JSON type (e.g. `exp` as a string) or is duplicated.
     InvalidClaim,
     /// A required claim (`exp`, `sub`) is absent.
@@ -49,15 +54,16 @@ pub enum Reject {
     Expired,
     /// `nbf` or `iat` is in the future (beyond the leeway).
     NotYetValid,
-    /// `iss` is not the configured issuer.
-    BadIssuer,
-    /// No `aud` value is one of the configured audiences.
+    /// A Cognito token's `token_use` is not the configured kind (`access` or `id`), or absent.
+    WrongTokenUse,
+    /// No `aud` value is one of the issuer's audiences (Cognito: `client_id` or `aud` is not one
+    /// of the app client ids).
     BadAudience,
 }
 
 impl Reject {
     /// Every reason, for registering metrics and for exhaustive tests.
-    pub const ALL: [Reject; 17] = [
+    pub const ALL: [Reject; 18] = [
         Reject::BadEvent,
         Reject::MissingToken,
         Reject::TokenTooLarge,
@@ -65,6 +71,7 @@ impl Reject {
         Reject::AlgNotAllowed,
         Reject::MissingKid,
         Reject::UnsupportedCrit,
+        Reject::UnknownIssuer,
         Reject::UnknownKid,
         Reject::KeyAlgMismatch,
         Reject::JwksUnavailable,
@@ -73,7 +80,7 @@ impl Reject {
         Reject::MissingClaim,
         Reject::Expired,
         Reject::NotYetValid,
-        Reject::BadIssuer,
+        Reject::WrongTokenUse,
         Reject::BadAudience,
     ];
 
@@ -87,6 +94,7 @@ impl Reject {
             Reject::AlgNotAllowed => "alg_not_allowed",
             Reject::MissingKid => "missing_kid",
             Reject::UnsupportedCrit => "unsupported_crit",
+            Reject::UnknownIssuer => "unknown_issuer",
             Reject::UnknownKid => "unknown_kid",
             Reject::KeyAlgMismatch => "key_alg_mismatch",
             Reject::JwksUnavailable => "jwks_unavailable",
@@ -95,7 +103,7 @@ impl Reject {
             Reject::MissingClaim => "missing_claim",
             Reject::Expired => "expired",
             Reject::NotYetValid => "not_yet_valid",
-            Reject::BadIssuer => "bad_issuer",
+            Reject::WrongTokenUse => "wrong_token_use",
             Reject::BadAudience => "bad_audience",
         }
     }

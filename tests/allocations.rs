@@ -54,7 +54,7 @@ fn a_typical_auth0_token_is_authorized_without_heap_allocation() {
     let key = rsa_key("alloc");
     let server = runtime.block_on(JwksServer::with_keys(&[key]));
     let authorizer = authorizer_for(&server, &[("CONTEXT_CLAIMS", "azp")]);
-    runtime.block_on(authorizer.keys().refresh(Trigger::Init));
+    runtime.block_on(authorizer.refresh_keys(Trigger::Init));
     let event = token_event(&format!(
         "Bearer {}",
         key.sign(&good_claims(&server.issuer())).unwrap()

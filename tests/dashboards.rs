@@ -18,8 +18,8 @@ async fn decisions() -> Vec<Decision> {
     let server = JwksServer::with_keys(&[key]).await;
     let authorizer = authorizer_for(&server, &[("REJECT_MODE", "deny")]);
     let strict = authorizer_for(&server, &[]);
-    authorizer.keys().refresh(Trigger::Init).await;
-    strict.keys().refresh(Trigger::Init).await;
+    authorizer.refresh_keys(Trigger::Init).await;
+    strict.refresh_keys(Trigger::Init).await;
     let good = token_event(&format!(
         "Bearer {}",
         key.sign(&good_claims(&server.issuer())).unwrap()
@@ -40,11 +40,15 @@ fn feed(handles: &Metrics, decisions: &[Decision]) {
         handles.record_decision(d, Duration::from_micros(150));
     }
     handles.record_refresh(&Attempt {
+        issuer: 0,
+        issuer_name: "test".into(),
         trigger: Trigger::Init,
         result: Ok(1),
         elapsed: Duration::from_millis(12),
     });
     handles.record_refresh(&Attempt {
+        issuer: 0,
+        issuer_name: "test".into(),
         trigger: Trigger::KidMiss,
         result: Err("timeout"),
         elapsed: Duration::from_millis(3000),
@@ -127,7 +131,7 @@ fn promql_metric_names(expr: &str) -> std::collections::BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_grafana_query_names_a_metric_the_prometheus_recorder_renders() {
     let handle = metrics::prometheus::install().unwrap();
-    feed(metrics::handles().unwrap(), &decisions().await);
+    feed(metrics::install_handles(&["test"]), &decisions().await);
     let text = handle.render();
     let rendered: HashSet<&str> = text
         .lines()
@@ -188,21 +192,12 @@ async fn every_grafana_query_names_a_metric_the_prometheus_recorder_renders() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_cloudwatch_widget_names_an_emitted_metric_and_dimension_set() {
     let recorder = EmfRecorder::default();
-    let handles = Metrics::register(&recorder);
+    let server = JwksServer::with_keys(&[rsa_key("x")]).await;
+    let authorizer = authorizer_for(&server, &[]);
+    let handles = Metrics::register(&recorder, &authorizer.issuer_names());
     let sink = recorder.sink(EmfConfig::from_lookup(|_| None).unwrap());
     feed(&handles, &decisions().await);
-    handles.observe_keys(&jwt_authorizer::KeyStore::new(
-        jwt_authorizer::Fetcher::new(&config_for(
-            &JwksServer::with_keys(&[rsa_key("x")]).await,
-            &[],
-        ))
-        .unwrap(),
-        jwt_authorizer::Schedule {
-            refresh_interval: Duration::from_secs(600),
-            min_refresh_interval: Duration::from_secs(60),
-            kid_miss_cooldown: Duration::from_secs(10),
-        },
-    ));
+    handles.observe_keys(authorizer.issuers()[0].keys());
     let docs = sink.documents(Some("req-1"), SystemTime::now());
     // Emitted: metric name → its dimension sets; and every root member (for Logs Insights).
     let mut emitted: HashMap<String, HashSet<Vec<String>>> = HashMap::new();

@@ -13,7 +13,7 @@ async fn a_rotated_key_is_picked_up_on_the_first_token_that_names_it() {
     let (old, new) = (rsa_key("rot-old"), rsa_key("rot-new"));
     let server = JwksServer::with_keys(&[old]).await;
     let authorizer = authorizer_for(&server, &[]);
-    authorizer.keys().refresh(Trigger::Init).await;
+    authorizer.refresh_keys(Trigger::Init).await;
     let claims = good_claims(&server.issuer());
     assert_eq!(
         authorize(&authorizer, &old.sign(&claims).unwrap())
@@ -82,10 +82,10 @@ async fn the_background_refresher_follows_cache_control_within_bounds() {
             ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
         ],
     );
-    authorizer.keys().refresh(Trigger::Init).await;
-    let task = tokio::spawn(authorizer.keys().clone().run_refresher());
+    authorizer.refresh_keys(Trigger::Init).await;
+    let tasks = authorizer.spawn_refreshers();
     tokio::time::sleep(Duration::from_millis(2600)).await;
-    task.abort();
+    tasks.iter().for_each(|t| t.abort());
     let hits = server.hits();
     assert!(
         (2..=4).contains(&hits),
@@ -101,7 +101,7 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
         &server,
         &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "3")],
     ));
-    authorizer.keys().refresh(Trigger::Init).await;
+    authorizer.refresh_keys(Trigger::Init).await;
     let claims = good_claims(&server.issuer());
 
     // Tokens are signed up front, so the rounds below take milliseconds even on a loaded machine.
@@ -226,7 +226,7 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
     let server = JwksServer::with_keys(&[key]).await;
     server.set_mode(Mode::Status(503));
     let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "0")]);
-    authorizer.keys().refresh(Trigger::Init).await;
+    authorizer.refresh_keys(Trigger::Init).await;
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     assert_eq!(
         authorize(&authorizer, &token).await.0.reject,

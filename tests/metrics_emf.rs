@@ -163,11 +163,14 @@ async fn lambda_invocations_write_emf_that_counts_them() {
         assert!(ids.iter().any(|i| i == id), "{id}");
     }
 
-    let by_outcome = counts(&docs, "authorizations", &["outcome", "reason"]);
+    // The issuer dimension: its configured name (by default the issuer URL's host), or `none`
+    // when the token was refused before its issuer was known.
+    let by_outcome = counts(&docs, "authorizations", &["outcome", "reason", "issuer"]);
+    let labels = |l: [&str; 3]| l.map(str::to_owned).to_vec();
     let expected: BTreeMap<Vec<String>, u64> = [
-        (vec!["allow".into(), "none".into()], 3),
-        (vec!["unauthorized".into(), "malformed".into()], 2),
-        (vec!["unauthorized".into(), "missing_token".into()], 1),
+        (labels(["allow", "none", "127.0.0.1"]), 3),
+        (labels(["unauthorized", "malformed", "none"]), 2),
+        (labels(["unauthorized", "missing_token", "none"]), 1),
     ]
     .into();
     assert_eq!(by_outcome, expected);
@@ -194,8 +197,8 @@ async fn lambda_invocations_write_emf_that_counts_them() {
     assert_eq!(cold[0]["init_duration_ms"]["Count"], 1);
     // The init fetch: one refresh, ok, and the key gauges.
     assert_eq!(
-        counts(&docs, "jwks_refreshes", &["trigger", "result"]),
-        [(vec!["init".to_owned(), "ok".to_owned()], 1)].into()
+        counts(&docs, "jwks_refreshes", &["trigger", "result", "issuer"]),
+        [(labels(["init", "ok", "127.0.0.1"]), 1)].into()
     );
     assert!(
         docs.iter()
@@ -213,7 +216,7 @@ async fn lambda_invocations_write_emf_that_counts_them() {
     ] {
         assert!(names.contains(name), "{name} emitted");
     }
-    // Rolled-up dimension sets: per reason, per outcome, per service.
+    // Rolled-up dimension sets: per issuer, per reason, per outcome, per service.
     let auth = docs
         .iter()
         .find(|d| d["authorizations"].is_number())
@@ -221,6 +224,7 @@ async fn lambda_invocations_write_emf_that_counts_them() {
     assert_eq!(
         auth["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
         serde_json::json!([
+            ["service", "outcome", "reason", "issuer"],
             ["service", "outcome", "reason"],
             ["service", "outcome"],
             ["service"]
@@ -234,14 +238,14 @@ async fn a_window_aggregates_many_authorizations_into_one_document_per_label_set
     let server = JwksServer::with_keys(&[key]).await;
     let authorizer = authorizer_for(&server, &[]);
     let recorder = EmfRecorder::default();
-    let handles = Metrics::register(&recorder);
+    let handles = Metrics::register(&recorder, &authorizer.issuer_names());
     let sink = recorder.sink(
         EmfConfig::from_lookup(|name| {
             (name == "METRICS_FLUSH_INTERVAL_SECONDS").then(|| "60".to_owned())
         })
         .unwrap(),
     );
-    authorizer.keys().refresh(Trigger::Init).await;
+    authorizer.refresh_keys(Trigger::Init).await;
     let good = token_event(&format!(
         "Bearer {}",
         key.sign(&good_claims(&server.issuer())).unwrap()

@@ -35,18 +35,19 @@ async fn metrics_count_the_traffic_served() {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or_else(|| panic!("{series} in\n{text}"))
     };
+    // The embedded issuer is named after its host; junk tokens have no issuer.
     assert_eq!(
-        value(r#"authorizations_total{outcome="allow",reason="none"}"#),
+        value(r#"authorizations_total{outcome="allow",reason="none",issuer="127.0.0.1"}"#),
         1.0
     );
     assert_eq!(
-        value(r#"authorizations_total{outcome="unauthorized",reason="malformed"}"#),
+        value(r#"authorizations_total{outcome="unauthorized",reason="malformed",issuer="none"}"#),
         2.0
     );
     assert_eq!(value("authorization_latency_us_count"), 3.0);
     assert_eq!(value(r#"authorization_latency_us_bucket{le="+Inf"}"#), 3.0);
-    assert_eq!(value("jwks_keys"), 1.0);
-    assert!(value("jwks_age_seconds") >= 0.0);
+    assert_eq!(value(r#"jwks_keys{issuer="127.0.0.1"}"#), 1.0);
+    assert!(value(r#"jwks_age_seconds{issuer="127.0.0.1"}"#) >= 0.0);
     assert_eq!(value("cold_start_total"), 1.0);
     assert!(
         text.contains("# TYPE authorization_latency_us histogram"),

@@ -1,20 +1,48 @@
 use super::*;
+use crate::config::Config;
+use std::collections::HashMap;
 
 const NOW: u64 = 1_800_000_000;
 
-fn rules() -> Rules {
-    Rules {
-        issuer: "https://tenant.auth0.com/".into(),
-        audiences: vec!["https://api.example.com".into(), "other".into()],
-        leeway_seconds: 5,
-        context_claims: vec!["email".into(), "sub".into()],
-    }
+fn config_with(vars: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = [
+        ("TOKEN_ISSUER", "https://tenant.auth0.com/"),
+        ("AUDIENCE", "https://api.example.com,other"),
+        ("CONTEXT_CLAIMS", "email,sub"),
+    ]
+    .iter()
+    .chain(vars)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    map.retain(|_, v| !v.is_empty());
+    Config::from_lookup(|name| map.get(name).cloned()).unwrap()
+}
+
+/// A configuration of several issuers, from a TOML `CONFIG_FILE`.
+fn config_file(toml: &str) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("issuers.toml");
+    std::fs::write(&path, toml).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    Config::from_lookup(|name| (name == "CONFIG_FILE").then(|| path.clone())).unwrap()
+}
+
+/// What the authorizer does with a payload once its signature verified: picks the issuer by the
+/// exact `iss`, then validates. Returns the issuer's index.
+fn check_with(config: &Config, json: &str) -> Result<usize, Reject> {
+    let rules = Rules::from_config(config);
+    let claims = parse(json.as_bytes(), &rules)?;
+    let index = claims
+        .iss
+        .as_deref()
+        .and_then(|iss| config.issuers.iter().position(|i| i.issuer == iss))
+        .ok_or(Reject::UnknownIssuer)?;
+    let issuer = IssuerRules::new(index, &config.issuers[index], &rules.captured);
+    validate(&claims, &issuer, NOW).map(|()| index)
 }
 
 fn check(json: &str) -> Result<(), Reject> {
-    let rules = rules();
-    let claims = parse(json.as_bytes(), &rules)?;
-    validate(&claims, &rules, NOW)
+    check_with(&config_with(&[]), json).map(drop)
 }
 
 fn token(extra: &str) -> String {
@@ -27,21 +55,22 @@ fn token(extra: &str) -> String {
 
 #[test]
 fn a_typical_auth0_access_token_is_valid_and_borrowed() {
-    let rules = rules();
+    let config = config_with(&[]);
+    let rules = Rules::from_config(&config);
     let json = format!(
         r#"{{"iss":"https://tenant.auth0.com/","sub":"auth0|1","aud":["https://api.example.com","https://tenant.auth0.com/userinfo"],"iat":{},"exp":{},"azp":"x","scope":"openid read:pets","email":"a@b.c"}}"#,
         NOW - 10,
         NOW + 3600
     );
     let claims = parse(json.as_bytes(), &rules).unwrap();
-    assert_eq!(validate(&claims, &rules, NOW), Ok(()));
+    assert_eq!(check_with(&config, &json), Ok(0));
     assert!(matches!(claims.sub, Some(Cow::Borrowed("auth0|1"))));
     assert!(matches!(
         claims.scope,
         Some(Cow::Borrowed("openid read:pets"))
     ));
-    assert_eq!(claims.context[0].map(RawValue::get), Some(r#""a@b.c""#));
-    assert_eq!(claims.context[1].map(RawValue::get), Some(r#""auth0|1""#));
+    assert_eq!(claims.captured[0].map(RawValue::get), Some(r#""a@b.c""#));
+    assert_eq!(claims.captured[1].map(RawValue::get), Some(r#""auth0|1""#));
 }
 
 #[test]
@@ -84,7 +113,7 @@ fn numeric_dates_must_be_numbers() {
 }
 
 #[test]
-fn issuer_must_match_exactly() {
+fn issuer_must_match_a_configured_one_exactly() {
     for iss in [
         r#""https://tenant.auth0.com""#,
         r#""https://evil.auth0.com/""#,
@@ -97,12 +126,12 @@ fn issuer_must_match_exactly() {
         let want = if iss == "42" {
             Reject::InvalidClaim
         } else {
-            Reject::BadIssuer
+            Reject::UnknownIssuer
         };
         assert_eq!(check(&json), Err(want), "{iss}");
     }
     let no_iss = format!(r#"{{"sub":"s","aud":"other","exp":{}}}"#, NOW + 60);
-    assert_eq!(check(&no_iss), Err(Reject::BadIssuer));
+    assert_eq!(check(&no_iss), Err(Reject::UnknownIssuer));
 }
 
 #[test]
@@ -168,4 +197,125 @@ fn principal_is_required() {
         NOW + 60
     );
     assert_eq!(check(&empty_sub), Err(Reject::MissingClaim));
+}
+
+#[test]
+fn each_issuer_accepts_its_own_audiences_only() {
+    let config = config_file(
+        r#"
+        [[issuer]]
+        name = "users"
+        issuer = "https://users.example/"
+        audiences = ["api", "shared"]
+
+        [[issuer]]
+        name = "partners"
+        issuer = "https://partners.example/"
+        audiences = ["partner-api", "shared"]
+        leeway_seconds = 0
+        "#,
+    );
+    let token = |iss: &str, aud: &str, exp: u64| {
+        format!(r#"{{"iss":"{iss}","sub":"s","aud":{aud},"exp":{exp}}}"#)
+    };
+    let users = "https://users.example/";
+    let partners = "https://partners.example/";
+    assert_eq!(
+        check_with(&config, &token(users, r#""api""#, NOW + 9)),
+        Ok(0)
+    );
+    assert_eq!(
+        check_with(&config, &token(partners, r#"["x","partner-api"]"#, NOW + 9)),
+        Ok(1)
+    );
+    assert_eq!(
+        check_with(&config, &token(partners, r#""shared""#, NOW + 9)),
+        Ok(1)
+    );
+    assert_eq!(
+        check_with(&config, &token(users, r#""partner-api""#, NOW + 9)),
+        Err(Reject::BadAudience)
+    );
+    assert_eq!(
+        check_with(&config, &token(partners, r#"["api"]"#, NOW + 9)),
+        Err(Reject::BadAudience)
+    );
+    // Each issuer's own leeway: 5 s by default, 0 for partners.
+    assert_eq!(
+        check_with(&config, &token(users, r#""api""#, NOW - 2)),
+        Ok(0)
+    );
+    assert_eq!(
+        check_with(&config, &token(partners, r#""shared""#, NOW - 2)),
+        Err(Reject::Expired)
+    );
+    assert_eq!(
+        check_with(
+            &config,
+            &token("https://other.example/", r#""api""#, NOW + 9)
+        ),
+        Err(Reject::UnknownIssuer)
+    );
+}
+
+#[test]
+fn cognito_tokens_are_checked_by_token_use_and_client_id() {
+    let config = config_file(
+        r#"
+        [[issuer]]
+        name = "machines"
+        issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+        token_use = "access"
+        client_ids = ["client-a"]
+
+        [[issuer]]
+        name = "people"
+        issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Xyz789"
+        token_use = "id"
+        client_ids = ["client-b"]
+        required_claims = ["email", "cognito:groups"]
+        "#,
+    );
+    let machines = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123";
+    let people = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Xyz789";
+    let access = |client: &str, token_use: &str| {
+        format!(
+            r#"{{"iss":"{machines}","sub":"m","client_id":"{client}","token_use":"{token_use}","scope":"pets/read","exp":{}}}"#,
+            NOW + 60
+        )
+    };
+    assert_eq!(check_with(&config, &access("client-a", "access")), Ok(0));
+    assert_eq!(
+        check_with(&config, &access("client-b", "access")),
+        Err(Reject::BadAudience)
+    );
+    assert_eq!(
+        check_with(&config, &access("client-a", "id")),
+        Err(Reject::WrongTokenUse)
+    );
+    let no_token_use = format!(
+        r#"{{"iss":"{machines}","sub":"m","client_id":"client-a","exp":{}}}"#,
+        NOW + 60
+    );
+    assert_eq!(
+        check_with(&config, &no_token_use),
+        Err(Reject::WrongTokenUse)
+    );
+
+    let id = |aud: &str, extra: &str| {
+        format!(
+            r#"{{"iss":"{people}","sub":"p","aud":"{aud}","token_use":"id","exp":{}{extra}}}"#,
+            NOW + 60
+        )
+    };
+    let full = r#","email":"p@example.com","cognito:groups":["admins"]"#;
+    assert_eq!(check_with(&config, &id("client-b", full)), Ok(1));
+    assert_eq!(
+        check_with(&config, &id("client-a", full)),
+        Err(Reject::BadAudience)
+    );
+    assert_eq!(
+        check_with(&config, &id("client-b", r#","email":"p@example.com""#)),
+        Err(Reject::MissingClaim)
+    );
 }

@@ -63,27 +63,40 @@ fn cache(admin: &Admin) -> &AuthCache {
     &admin.gateway.cache
 }
 
-/// 200 once the key set holds keys (or auth is off), 503 before.
+/// 200 once every issuer's key set holds keys (or auth is off), 503 before.
 async fn healthz(State(admin): State<Arc<Admin>>) -> Response {
     let c = &admin.counters;
     let (ready, keys) = match &admin.authorizer {
         None => (true, json!(null)),
         Some(authorizer) => {
-            let set = authorizer.keys().keys();
-            let keys = json!({
-                "count": set.len(),
-                "kids": set.kids().collect::<Vec<_>>(),
-                "age_seconds": set.fetched_at().map(|t| t.elapsed().as_secs_f64()),
-                "fetch_attempts": authorizer.keys().attempts(),
-                "issuer": authorizer.config().issuer,
-            });
-            (!set.is_empty(), keys)
+            let issuers: Vec<_> = authorizer
+                .issuers()
+                .iter()
+                .map(|issuer| {
+                    let set = issuer.keys().keys();
+                    json!({
+                        "name": issuer.name(),
+                        "issuer": issuer.issuer(),
+                        "count": set.len(),
+                        "kids": set.kids().collect::<Vec<_>>(),
+                        "age_seconds": set.fetched_at().map(|t| t.elapsed().as_secs_f64()),
+                        "fetch_attempts": issuer.keys().attempts(),
+                    })
+                })
+                .collect();
+            let ready = authorizer
+                .issuers()
+                .iter()
+                .all(|issuer| !issuer.keys().keys().is_empty());
+            (ready, json!(issuers))
         }
     };
     let body = json!({
         "status": if ready { "ready" } else { "starting" },
         "auth": admin.auth_mode,
-        "keys": keys,
+        // The first issuer's keys (the only issuer of a three-variable set-up), then every issuer's.
+        "keys": keys.get(0),
+        "issuers": keys,
         "authorizer_calls": c.authorizer_calls.load(Ordering::Relaxed),
         "cache_hits": c.cache_hits.load(Ordering::Relaxed),
         "cache_entries": cache(&admin).len(),
@@ -155,30 +168,34 @@ fn render(admin: &Admin) -> String {
         "Entries in the authorizer result cache.",
         &[("", cache(admin).len() as u64)],
     );
-    let recorded =
-        crate::metrics::prometheus::render(admin.authorizer.as_ref().map(|a| a.keys().as_ref()));
-    // The recorder reports jwks_keys and jwks_age_seconds itself.
+    let recorded = crate::metrics::prometheus::render(admin.authorizer.as_deref());
+    // Without the recorder (a library user's server), the key gauges come from the stores.
     if let (Some(authorizer), None) = (&admin.authorizer, &recorded) {
-        let set = authorizer.keys().keys();
+        let label = |issuer: &crate::TrustedIssuer| format!("{{issuer=\"{}\"}}", issuer.name());
+        let issuers = authorizer.issuers();
+        let keys: Vec<_> = issuers
+            .iter()
+            .map(|i| (label(i), i.keys().keys().len() as u64))
+            .collect();
+        let attempts: Vec<_> = issuers
+            .iter()
+            .map(|i| (label(i), i.keys().attempts()))
+            .collect();
+        fn samples(v: &[(String, u64)]) -> Vec<(&str, u64)> {
+            v.iter().map(|(l, n)| (l.as_str(), *n)).collect()
+        }
         family(
             "jwks_keys",
             "gauge",
             "Usable keys in the current key set.",
-            &[("", set.len() as u64)],
+            &samples(&keys),
         );
         family(
             "jwks_fetch_attempts_total",
             "counter",
             "JWKS fetch attempts.",
-            &[("", authorizer.keys().attempts())],
+            &samples(&attempts),
         );
-        if let Some(fetched) = set.fetched_at() {
-            let _ = writeln!(
-                out,
-                "# HELP jwks_age_seconds Age of the current key set.\n# TYPE jwks_age_seconds gauge\njwks_age_seconds {}",
-                fetched.elapsed().as_secs_f64()
-            );
-        }
     }
     if let Some(recorded) = recorded {
         out.push_str(&recorded);

@@ -223,7 +223,10 @@ pub async fn serve_with_env(
     let base = http_base(local);
 
     // Which issuer: none, the embedded one, or the one the environment names.
-    let embedded = !args.no_auth && env("TOKEN_ISSUER").is_none() && env("JWKS_URI").is_none();
+    let embedded = !args.no_auth
+        && ["TOKEN_ISSUER", "JWKS_URI", "CONFIG_FILE"]
+            .iter()
+            .all(|name| env(name).is_none());
     let mut dev = None;
     let authorizer = if args.no_auth {
         None
@@ -243,6 +246,15 @@ pub async fn serve_with_env(
         let config = Config::from_lookup(env)?;
         Some(Arc::new(Authorizer::from_config(config)?))
     };
+
+    // The Prometheus recorder (if installed) gets its handles once the issuers are known.
+    crate::metrics::install_handles(
+        &authorizer
+            .as_ref()
+            .map(|a| a.issuer_names())
+            .unwrap_or_default(),
+    );
+    crate::metrics::record_init(Duration::ZERO);
 
     let counters = Arc::new(admin::Counters::default());
     let gateway = Arc::new(gateway::Gateway {
@@ -290,12 +302,12 @@ pub async fn serve_with_env(
 
     // Like Lambda's init: fetch the keys now (the embedded issuer's come from our own listener,
     // which is already serving), then keep them fresh in the background.
-    let refresher = match &authorizer {
+    let refreshers = match &authorizer {
         Some(authorizer) => {
-            authorizer.keys().refresh(Trigger::Init).await;
-            Some(tokio::spawn(authorizer.keys().clone().run_refresher()))
+            authorizer.refresh_keys(Trigger::Init).await;
+            authorizer.spawn_refreshers()
         }
-        None => None,
+        None => Vec::new(),
     };
 
     print_banner(
@@ -312,7 +324,7 @@ pub async fn serve_with_env(
     for server in servers {
         let _ = server.await;
     }
-    if let Some(refresher) = refresher {
+    for refresher in refreshers {
         refresher.abort();
     }
     Ok(())
@@ -365,6 +377,7 @@ fn print_banner(
         }
         (Some(authorizer), Some((key, origin, issuer))) => {
             let config = authorizer.config();
+            let audiences = &config.issuers[0].audiences;
             let keep = match (origin, &args.key) {
                 (KeyOrigin::Generated, _) => {
                     " (generated for this run; pass --key dev-key.pem to keep it and mint more tokens)"
@@ -379,11 +392,11 @@ fn print_banner(
             out.push_str(&format!(
                 "issuer {issuer} (embedded) kid {}{keep}\naudience {}\n",
                 key.kid(),
-                config.audiences.join(","),
+                audiences.join(","),
             ));
             let spec = TokenSpec {
                 issuer: issuer.clone(),
-                audiences: config.audiences.first().cloned().into_iter().collect(),
+                audiences: audiences.first().cloned().into_iter().collect(),
                 subject: "dev-user".to_owned(),
                 scope: "read:pets".to_owned(),
                 ttl_seconds: 24 * 3600,
@@ -392,10 +405,25 @@ fn print_banner(
             let pets = format!("{base}/pets");
             // What the printed token gets on each route under the configured scope rules.
             let expect = |method: &str, path: &str, ok: &'static str| {
-                let denied = config.route_rules.iter().any(|rule| {
-                    rule.covers(method, path) && !rule.is_satisfied_by(Some(&spec.scope))
-                });
-                if denied { "403: ROUTE_SCOPES" } else { ok }
+                let grant = crate::policy::Grant {
+                    principal: &spec.subject,
+                    arn: crate::MethodArn {
+                        full: "",
+                        api: "",
+                        stage: "",
+                        method,
+                        path,
+                    },
+                    issuer: authorizer.issuers()[0].name(),
+                    scope: Some(&spec.scope),
+                    context: &[],
+                    claims: &[],
+                };
+                if grant.denies_called_route(&config.route_rules) {
+                    "403: ROUTE_SCOPES"
+                } else {
+                    ok
+                }
             };
             let bearer = "-H \"Authorization: Bearer $TOKEN\"";
             let tries = [
@@ -434,11 +462,16 @@ fn print_banner(
             }
         }
         (Some(authorizer), None) => {
-            let config = authorizer.config();
+            for issuer in &authorizer.config().issuers {
+                out.push_str(&format!(
+                    "issuer {} ({}, external) audience {}\n",
+                    issuer.issuer,
+                    issuer.name,
+                    issuer.audiences.join(","),
+                ));
+            }
             out.push_str(&format!(
-                "issuer {} (external) audience {}\nSend its tokens: curl -i {base}/pets -H \"Authorization: Bearer $TOKEN\"\n",
-                config.issuer,
-                config.audiences.join(","),
+                "Send their tokens: curl -i {base}/pets -H \"Authorization: Bearer $TOKEN\"\n"
             ));
         }
     }

@@ -163,7 +163,8 @@ impl EmfConfig {
 #[error("a metrics recorder is already installed in this process; install exactly one sink")]
 pub struct AlreadyInstalled;
 
-/// Installs an [`EmfRecorder`] as the global recorder and registers the crate's handles.
+/// Installs an [`EmfRecorder`] as the global recorder; register the crate's handles with
+/// [`super::install_handles`] once the configuration is loaded.
 ///
 /// # Errors
 /// [`AlreadyInstalled`] when another recorder was installed first.
@@ -171,7 +172,6 @@ pub fn install(config: EmfConfig) -> Result<EmfSink, AlreadyInstalled> {
     let recorder = EmfRecorder::default();
     let sink = recorder.sink(config);
     ::metrics::set_global_recorder(recorder).map_err(|_| AlreadyInstalled)?;
-    super::install_handles();
     Ok(sink)
 }
 

@@ -9,18 +9,21 @@
 //!
 //! | Metric | Kind | Labels |
 //! |---|---|---|
-//! | `authorizations` | counter | `outcome` (`allow`, `deny`, `unauthorized`), `reason` (`none` or a [`Reject`] label) |
+//! | `authorizations` | counter | `outcome` (`allow`, `deny`, `unauthorized`), `reason` (`none` or a [`Reject`] label), `issuer` |
 //! | `authorization_latency_us` | histogram | |
 //! | `verified_token_cache_hits` | counter | |
-//! | `jwks_refreshes` | counter | `trigger` ([`Trigger`] labels), `result` (`ok` or a fetch error label) |
-//! | `jwks_fetch_latency_ms` | histogram | |
-//! | `jwks_keys` | gauge | |
-//! | `jwks_age_seconds` | gauge | |
+//! | `jwks_refreshes` | counter | `trigger` ([`Trigger`] labels), `result` (`ok` or a fetch error label), `issuer` |
+//! | `jwks_fetch_latency_ms` | histogram | `issuer` |
+//! | `jwks_keys` | gauge | `issuer` |
+//! | `jwks_age_seconds` | gauge | `issuer` |
 //! | `cold_start` | counter | |
 //! | `init_duration_ms` | histogram | |
 //!
 //! Prometheus appends `_total` to counters (and `_bucket`, `_sum`, `_count` to histograms); EMF
-//! uses the names as they are.
+//! uses the names as they are. `issuer` is the configured name of the token's issuer, from a closed
+//! set ([`NO_ISSUER`] when the token named no configured issuer or was refused before its `iss`
+//! was read): never text from a token. It is the last label, so EMF's roll-up by prefix keeps the
+//! per-outcome and per-reason series of a single-issuer set-up unchanged.
 
 pub mod emf;
 #[cfg(feature = "local")]
@@ -76,19 +79,30 @@ pub enum Kind {
 
 /// Every metric this crate emits, with its kind and label names: what dashboards may name.
 pub const METRICS: [(&str, Kind, &[&str]); 9] = [
-    (AUTHORIZATIONS, Kind::Counter, &["outcome", "reason"]),
+    (
+        AUTHORIZATIONS,
+        Kind::Counter,
+        &["outcome", "reason", "issuer"],
+    ),
     (AUTHORIZATION_LATENCY_US, Kind::Histogram, &[]),
     (VERIFIED_TOKEN_CACHE_HITS, Kind::Counter, &[]),
-    (JWKS_REFRESHES, Kind::Counter, &["trigger", "result"]),
-    (JWKS_FETCH_LATENCY_MS, Kind::Histogram, &[]),
-    (JWKS_KEYS, Kind::Gauge, &[]),
-    (JWKS_AGE_SECONDS, Kind::Gauge, &[]),
+    (
+        JWKS_REFRESHES,
+        Kind::Counter,
+        &["trigger", "result", "issuer"],
+    ),
+    (JWKS_FETCH_LATENCY_MS, Kind::Histogram, &["issuer"]),
+    (JWKS_KEYS, Kind::Gauge, &["issuer"]),
+    (JWKS_AGE_SECONDS, Kind::Gauge, &["issuer"]),
     (COLD_START, Kind::Counter, &[]),
     (INIT_DURATION_MS, Kind::Histogram, &[]),
 ];
 
 /// The `reason` label of an authorization that was not refused.
 pub const NO_REASON: &str = "none";
+/// The `issuer` label of an authorization whose token named no configured issuer (or was refused
+/// before its `iss` was read).
+pub const NO_ISSUER: &str = "none";
 
 const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Deny, Outcome::Unauthorized];
 const TRIGGERS: [Trigger; 4] = [
@@ -112,35 +126,43 @@ const REASONS: usize = Reject::ALL.len() + 1;
 
 /// Every handle, registered once against a recorder. Recording through it never allocates.
 pub struct Metrics {
-    /// `[outcome][0 = none, 1 + reject as usize]`; combinations that cannot happen (an Allow with
-    /// a reason, an Unauthorized without one) are no-op handles, so no sink shows them.
-    authorizations: [[Counter; REASONS]; 3],
+    /// `[0 = no issuer, 1 + issuer index][outcome][0 = none, 1 + reject as usize]`; combinations
+    /// that cannot happen (an Allow with a reason, an Unauthorized without one) are no-op
+    /// handles, so no sink shows them.
+    authorizations: Vec<[[Counter; REASONS]; 3]>,
     latency_us: Histogram,
     cache_hits: Counter,
+    /// By issuer index.
+    issuers: Vec<IssuerKeyMetrics>,
+    cold_start: Counter,
+    init_duration_ms: Histogram,
+}
+
+/// The `jwks_*` handles of one issuer.
+struct IssuerKeyMetrics {
     refreshes: [[Counter; REFRESH_RESULTS.len()]; TRIGGERS.len()],
     fetch_latency_ms: Histogram,
     keys: Gauge,
     age_seconds: Gauge,
-    cold_start: Counter,
-    init_duration_ms: Histogram,
 }
 
 const METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
-fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
     Key::from_parts(
         name,
         labels
             .iter()
-            .map(|&(k, v)| Label::from_static_parts(k, v))
+            .map(|&(k, v)| Label::new(k, v.to_owned()))
             .collect::<Vec<_>>(),
     )
 }
 
 impl Metrics {
-    /// Registers every handle with `recorder` (and describes the metrics to it).
-    pub fn register(recorder: &dyn Recorder) -> Self {
+    /// Registers every handle with `recorder` (and describes the metrics to it), for the
+    /// configured issuers' names in order.
+    pub fn register(recorder: &dyn Recorder, issuers: &[&str]) -> Self {
         for (name, kind, _) in METRICS {
             let help = ::metrics::SharedString::const_str(description(name));
             let name = ::metrics::KeyName::from_const_str(name);
@@ -152,44 +174,63 @@ impl Metrics {
             }
         }
         let counter = |name, labels: &[_]| recorder.register_counter(&key(name, labels), &METADATA);
-        let histogram = |name| recorder.register_histogram(&Key::from_static_name(name), &METADATA);
-        let gauge = |name| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
-        let authorizations = OUTCOMES.map(|outcome| {
-            std::array::from_fn(|i| {
-                let reason = i.checked_sub(1).map(|r| Reject::ALL[r]);
-                let possible = match outcome {
-                    Outcome::Allow => reason.is_none(),
-                    Outcome::Deny => true,
-                    Outcome::Unauthorized => reason.is_some(),
-                };
-                if !possible {
-                    return Counter::noop();
-                }
-                let reason = reason.map_or(NO_REASON, Reject::as_str);
-                counter(
-                    AUTHORIZATIONS,
-                    &[("outcome", outcome.as_str()), ("reason", reason)],
-                )
+        let histogram =
+            |name, labels: &[_]| recorder.register_histogram(&key(name, labels), &METADATA);
+        let gauge = |name, labels: &[_]| recorder.register_gauge(&key(name, labels), &METADATA);
+        let authorizations = std::iter::once(NO_ISSUER)
+            .chain(issuers.iter().copied())
+            .map(|issuer| {
+                OUTCOMES.map(|outcome| {
+                    std::array::from_fn(|i| {
+                        let reason = i.checked_sub(1).map(|r| Reject::ALL[r]);
+                        let possible = match outcome {
+                            Outcome::Allow => reason.is_none(),
+                            Outcome::Deny => true,
+                            Outcome::Unauthorized => reason.is_some(),
+                        };
+                        if !possible {
+                            return Counter::noop();
+                        }
+                        let reason = reason.map_or(NO_REASON, Reject::as_str);
+                        counter(
+                            AUTHORIZATIONS,
+                            &[
+                                ("outcome", outcome.as_str()),
+                                ("reason", reason),
+                                ("issuer", issuer),
+                            ],
+                        )
+                    })
+                })
             })
-        });
-        let refreshes = TRIGGERS.map(|trigger| {
-            REFRESH_RESULTS.map(|result| {
-                counter(
-                    JWKS_REFRESHES,
-                    &[("trigger", trigger.as_str()), ("result", result)],
-                )
+            .collect();
+        let issuers = issuers
+            .iter()
+            .map(|&issuer| IssuerKeyMetrics {
+                refreshes: TRIGGERS.map(|trigger| {
+                    REFRESH_RESULTS.map(|result| {
+                        counter(
+                            JWKS_REFRESHES,
+                            &[
+                                ("trigger", trigger.as_str()),
+                                ("result", result),
+                                ("issuer", issuer),
+                            ],
+                        )
+                    })
+                }),
+                fetch_latency_ms: histogram(JWKS_FETCH_LATENCY_MS, &[("issuer", issuer)]),
+                keys: gauge(JWKS_KEYS, &[("issuer", issuer)]),
+                age_seconds: gauge(JWKS_AGE_SECONDS, &[("issuer", issuer)]),
             })
-        });
+            .collect();
         Metrics {
             authorizations,
-            latency_us: histogram(AUTHORIZATION_LATENCY_US),
+            latency_us: histogram(AUTHORIZATION_LATENCY_US, &[]),
             cache_hits: counter(VERIFIED_TOKEN_CACHE_HITS, &[]),
-            refreshes,
-            fetch_latency_ms: histogram(JWKS_FETCH_LATENCY_MS),
-            keys: gauge(JWKS_KEYS),
-            age_seconds: gauge(JWKS_AGE_SECONDS),
+            issuers,
             cold_start: counter(COLD_START, &[]),
-            init_duration_ms: histogram(INIT_DURATION_MS),
+            init_duration_ms: histogram(INIT_DURATION_MS, &[]),
         }
     }
 
@@ -198,7 +239,10 @@ impl Metrics {
     pub fn record_decision(&self, decision: &Decision, latency: Duration) {
         let outcome = decision.outcome as usize;
         let reason = decision.reject.map_or(0, |r| r as usize + 1);
-        self.authorizations[outcome][reason].increment(1);
+        let issuer = decision.issuer.map_or(0, |i| i + 1);
+        if let Some(by_issuer) = self.authorizations.get(issuer) {
+            by_issuer[outcome][reason].increment(1);
+        }
         self.latency_us.record(latency.as_secs_f64() * 1e6);
         if decision.cache_hit {
             self.cache_hits.increment(1);
@@ -207,35 +251,44 @@ impl Metrics {
 
     /// Counts one JWKS fetch attempt and its latency; a success also sets the key gauges.
     pub fn record_refresh(&self, attempt: &Attempt) {
+        let Some(issuer) = self.issuers.get(attempt.issuer) else {
+            return;
+        };
         let label = match attempt.result {
             Ok(_) => "ok",
             Err(label) => label,
         };
         let trigger = attempt.trigger as usize;
         match REFRESH_RESULTS.iter().position(|&r| r == label) {
-            Some(result) => self.refreshes[trigger][result].increment(1),
+            Some(result) => issuer.refreshes[trigger][result].increment(1),
+            // Not pre-registered: registered now (refreshes are rare, the allocation harmless).
             None => ::metrics::counter!(
                 JWKS_REFRESHES,
                 "trigger" => attempt.trigger.as_str(),
-                "result" => label
+                "result" => label,
+                "issuer" => attempt.issuer_name.to_string()
             )
             .increment(1),
         }
-        self.fetch_latency_ms
+        issuer
+            .fetch_latency_ms
             .record(attempt.elapsed.as_secs_f64() * 1e3);
         if let Ok(keys) = attempt.result {
-            self.keys.set(keys as f64);
-            self.age_seconds.set(0.0);
+            issuer.keys.set(keys as f64);
+            issuer.age_seconds.set(0.0);
         }
     }
 
     /// Sets `jwks_keys` and `jwks_age_seconds` from the store (call before a flush or a scrape:
     /// the age grows between refreshes).
     pub fn observe_keys(&self, keys: &KeyStore) {
+        let Some(issuer) = self.issuers.get(keys.issuer_index()) else {
+            return;
+        };
         let set = keys.keys();
-        self.keys.set(set.len() as f64);
+        issuer.keys.set(set.len() as f64);
         if let Some(fetched) = set.fetched_at() {
-            self.age_seconds.set(fetched.elapsed().as_secs_f64());
+            issuer.age_seconds.set(fetched.elapsed().as_secs_f64());
         }
     }
 
@@ -248,7 +301,7 @@ impl Metrics {
 
 fn description(name: &str) -> &'static str {
     match name {
-        AUTHORIZATIONS => "Authorizations by outcome and reject reason.",
+        AUTHORIZATIONS => "Authorizations by outcome, reject reason and issuer.",
         AUTHORIZATION_LATENCY_US => "Time to authorize one event, in microseconds.",
         VERIFIED_TOKEN_CACHE_HITS => "Signature checks answered by the verified-token cache.",
         JWKS_REFRESHES => "JWKS fetch attempts by trigger and result.",
@@ -263,10 +316,12 @@ fn description(name: &str) -> &'static str {
 
 static HANDLES: OnceLock<Metrics> = OnceLock::new();
 
-/// Registers the handles against the global recorder; call once, after installing it (the
-/// `emf` and `prometheus` installers do). Later calls return the same table.
-pub fn install_handles() -> &'static Metrics {
-    HANDLES.get_or_init(|| ::metrics::with_recorder(Metrics::register))
+/// Registers the handles against the global recorder for the configured issuers' names; call once,
+/// after installing the recorder and loading the configuration (before anything is recorded).
+/// Later calls return the same table.
+pub fn install_handles(issuers: &[&str]) -> &'static Metrics {
+    HANDLES
+        .get_or_init(|| ::metrics::with_recorder(|recorder| Metrics::register(recorder, issuers)))
 }
 
 /// The installed handles, if any.

@@ -44,9 +44,9 @@ pub enum InstallError {
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// Installs the Prometheus recorder as the global recorder (counters get `_total`), registers the
-/// crate's handles, and returns the handle that renders the text. A second call returns the
-/// first handle.
+/// Installs the Prometheus recorder as the global recorder (counters get `_total`) and returns the
+/// handle that renders the text; register the crate's handles with [`super::install_handles`]
+/// once the configuration is loaded. A second call returns the first handle.
 ///
 /// # Errors
 /// [`InstallError`] when another recorder (e.g. the EMF one) is already installed.
@@ -59,16 +59,15 @@ pub fn install() -> Result<PrometheusHandle, InstallError> {
         .set_buckets_for_metric(Matcher::Suffix("_us".to_owned()), &MICROSECOND_BUCKETS)?
         .set_buckets_for_metric(Matcher::Suffix("_ms".to_owned()), &MILLISECOND_BUCKETS)?
         .install_recorder()?;
-    super::install_handles();
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-/// The Prometheus text of everything recorded, with the key set's gauges brought up to date;
+/// The Prometheus text of everything recorded, with the key sets' gauges brought up to date;
 /// `None` until [`install`] ran.
-pub fn render(keys: Option<&crate::refresher::KeyStore>) -> Option<String> {
+pub fn render(authorizer: Option<&crate::Authorizer>) -> Option<String> {
     let handle = HANDLE.get()?;
-    if let Some(keys) = keys {
-        super::observe_keys(keys);
+    if let Some(authorizer) = authorizer {
+        authorizer.observe_keys();
     }
     handle.run_upkeep();
     Some(handle.render())

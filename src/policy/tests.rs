@@ -7,13 +7,20 @@ fn rules(spec: &[&str]) -> Vec<RouteRule> {
     spec.iter().map(|r| RouteRule::parse(r).unwrap()).collect()
 }
 
-fn policy(scope: Option<&str>, mode: ResourceMode, rules: &[RouteRule]) -> Value {
-    let grant = Grant {
+/// A grant of `scope` by issuer `users`, with the claims kept for route rules.
+fn grant<'a>(scope: Option<&'a str>, claims: &'a [(&'a str, Option<&'a RawValue>)]) -> Grant<'a> {
+    Grant {
         principal: "auth0|alice",
         arn: MethodArn::parse(ARN).unwrap(),
+        issuer: "users",
         scope,
         context: &[],
-    };
+        claims,
+    }
+}
+
+fn policy(scope: Option<&str>, mode: ResourceMode, rules: &[RouteRule]) -> Value {
+    let grant = grant(scope, &[]);
     let mut out = Vec::new();
     write_policy(&mut out, &grant, mode, rules);
     serde_json::from_slice(&out).unwrap()
@@ -115,10 +122,43 @@ fn rules_parse_methods_paths_and_scopes() {
     }
     assert!(r.covers("GET", "pets/7/toys"));
     assert!(!r.covers("POST", "pets/7/toys"));
-    assert!(!r.is_satisfied_by(Some("read:pets")));
-    assert!(r.is_satisfied_by(Some("read:toys read:pets")));
-    assert!(!r.is_satisfied_by(Some("read:petsread:toys")));
-    assert!(!r.is_satisfied_by(None));
+    assert!(!r.is_satisfied_by(&grant(Some("read:pets"), &[])));
+    assert!(r.is_satisfied_by(&grant(Some("read:toys read:pets"), &[])));
+    assert!(!r.is_satisfied_by(&grant(Some("read:petsread:toys"), &[])));
+    assert!(!r.is_satisfied_by(&grant(None, &[])));
+}
+
+#[test]
+fn rules_can_apply_to_some_issuers_and_need_claim_values() {
+    let groups: &RawValue = serde_json::from_str(r#"["readers","admins"]"#).unwrap();
+    let role: &RawValue = serde_json::from_str(r#""ops admin""#).unwrap();
+    let number: &RawValue = serde_json::from_str("7").unwrap();
+    let claims = [("cognito:groups", Some(groups)), ("role", Some(role))];
+    let rule = |issuers: &[&str], claims: &[(&str, &[&str])]| {
+        RouteRule::new(
+            "DELETE /pets/{id}",
+            Vec::new(),
+            issuers.iter().map(|i| i.to_string()).collect(),
+            claims
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.iter().map(|v| v.to_string()).collect()))
+                .collect(),
+        )
+        .unwrap()
+    };
+    let alice = grant(None, &claims);
+    assert!(rule(&[], &[("cognito:groups", &["admins"])]).is_satisfied_by(&alice));
+    assert!(rule(&[], &[("cognito:groups", &["admins", "readers"])]).is_satisfied_by(&alice));
+    assert!(!rule(&[], &[("cognito:groups", &["admins", "owners"])]).is_satisfied_by(&alice));
+    assert!(rule(&[], &[("role", &["admin"])]).is_satisfied_by(&alice));
+    assert!(!rule(&[], &[("role", &["adm"])]).is_satisfied_by(&alice));
+    assert!(!rule(&[], &[("absent", &["x"])]).is_satisfied_by(&alice));
+    assert!(!claim_contains(number, "7"));
+    // A rule for other issuers does not apply to this one; a rule for this one does.
+    assert!(rule(&["machines"], &[("absent", &["x"])]).is_satisfied_by(&alice));
+    assert!(!rule(&["machines", "users"], &[("absent", &["x"])]).is_satisfied_by(&alice));
+    // A rule must need something.
+    assert!(RouteRule::new("GET /pets", Vec::new(), Vec::new(), Vec::new()).is_err());
 }
 
 #[test]
@@ -157,10 +197,8 @@ fn context_claims_are_flattened_to_what_api_gateway_accepts() {
         ("absent", None),
     ];
     let grant = Grant {
-        principal: "p",
-        arn: MethodArn::parse(ARN).unwrap(),
-        scope: None,
         context: &context,
+        ..grant(None, &[])
     };
     let mut out = Vec::new();
     write_simple(&mut out, true, Some(&grant));
