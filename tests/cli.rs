@@ -197,3 +197,64 @@ async fn token_creates_a_missing_key_and_then_reuses_it() {
     );
     assert_ne!(tokens[0], tokens[1], "distinct tokens");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_reads_several_issuers_from_config_file_and_names_bad_fields() {
+    let key = rsa_key("cli-file");
+    let users = JwksServer::with_keys(&[key]).await;
+    let partners = JwksServer::with_keys(&[key]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("issuers.toml");
+    let write = |partner_audiences: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "[[issuer]]\nname = \"users\"\nissuer = \"{}\"\njwks_uri = \"{}\"\naudiences = [\"{AUDIENCE}\"]\n\n\
+                 [[issuer]]\nname = \"partners\"\nissuer = \"{}\"\njwks_uri = \"{}\"\n{partner_audiences}\n",
+                users.issuer(),
+                users.jwks_uri(),
+                partners.issuer(),
+                partners.jwks_uri(),
+            ),
+        )
+        .unwrap();
+    };
+    let env = [
+        ("CONFIG_FILE", path.to_str().unwrap().to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+    ];
+
+    write("audiences = [\"partner-api\"]");
+    let mut claims = good_claims(&partners.issuer());
+    claims["aud"] = "partner-api".into();
+    let token = key.sign(&claims).unwrap();
+    let run = invoke(&env, "-", Some(token_event(&format!("Bearer {token}")))).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#""issuer":"partners""#),
+        "the decision is logged with the issuer's name: {}",
+        run.stderr
+    );
+    // Only the issuer the token named was asked for keys... after the start-up fetch of both.
+    assert_eq!((users.hits(), partners.hits()), (1, 1));
+
+    write("audience = [\"partner-api\"]");
+    let run = invoke(&env, "-", Some(b"{}".to_vec())).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("CONFIG_FILE")
+            && run.stderr.contains("issuers.toml")
+            && run.stderr.contains("audience"),
+        "{}",
+        run.stderr
+    );
+    write("");
+    let run = invoke(&env, "-", Some(b"{}".to_vec())).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains(r#"issuers.toml: issuer "partners": audiences: is required"#),
+        "{}",
+        run.stderr
+    );
+}
