@@ -8,7 +8,7 @@
 
 use crate::algorithm::Algorithm;
 use crate::claims::{self, IssuerRules, MAX_CAPTURED_CLAIMS, Rules};
-use crate::config::{Config, HttpApiResponse, IssuerConfig, RejectMode};
+use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind};
 use crate::fetcher::{ClientError, Fetcher};
 use crate::keyset::{Fingerprint, VerifyingKey};
@@ -117,24 +117,29 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// An authorizer over existing key stores, one per configured issuer, in order.
+    /// An authorizer with a key store per issuer, each empty until refreshed (see
+    /// [`Authorizer::refresh_keys`]) or until the first token asks for a key.
     ///
-    /// # Panics
-    /// When `keys` does not hold one store per issuer of `config`.
-    pub fn new(config: Arc<Config>, keys: Vec<Arc<KeyStore>>) -> Self {
-        assert_eq!(keys.len(), config.issuers.len(), "one key store per issuer");
+    /// # Errors
+    /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
+    pub fn from_config(config: Config) -> Result<Self, ClientError> {
+        let client = Fetcher::client(&config)?;
         let rules = Rules::from_config(&config);
         let issuers = config
             .issuers
             .iter()
-            .zip(keys)
             .enumerate()
-            .map(|(index, (issuer, keys))| TrustedIssuer {
-                name: issuer.name.clone(),
-                issuer: issuer.issuer.clone(),
-                algorithms: issuer.algorithms.clone(),
-                rules: IssuerRules::new(index, issuer, &rules.captured),
-                keys,
+            .map(|(index, issuer)| {
+                let fetcher = Fetcher::new(client.clone(), &config, issuer);
+                let keys = KeyStore::new(fetcher, Schedule::for_issuer(issuer))
+                    .for_issuer(index, &issuer.name);
+                TrustedIssuer {
+                    name: issuer.name.clone(),
+                    issuer: issuer.issuer.clone(),
+                    algorithms: issuer.algorithms.clone(),
+                    rules: IssuerRules::new(index, issuer, &rules.captured),
+                    keys: Arc::new(keys),
+                }
             })
             .collect();
         let mut algorithms: Vec<Algorithm> = Vec::new();
@@ -143,35 +148,13 @@ impl Authorizer {
                 algorithms.push(*alg);
             }
         }
-        Authorizer {
+        Ok(Authorizer {
             rules,
             issuers,
             algorithms,
             verified: VerifiedTokens::new(config.verified_token_cache_size),
-            config,
-        }
-    }
-
-    /// An authorizer with a key store per issuer, each empty until refreshed (see
-    /// [`Authorizer::refresh_keys`]) or until the first token asks for a key.
-    ///
-    /// # Errors
-    /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
-    pub fn from_config(config: Config) -> Result<Self, ClientError> {
-        let client = Fetcher::client(&config)?;
-        let keys = config
-            .issuers
-            .iter()
-            .enumerate()
-            .map(|(index, issuer): (usize, &IssuerConfig)| {
-                let fetcher = Fetcher::new(client.clone(), &config, issuer);
-                Arc::new(
-                    KeyStore::new(fetcher, Schedule::for_issuer(issuer))
-                        .for_issuer(index, &issuer.name),
-                )
-            })
-            .collect();
-        Ok(Authorizer::new(Arc::new(config), keys))
+            config: Arc::new(config),
+        })
     }
 
     /// The trusted issuers, in configuration order.

@@ -547,9 +547,9 @@ impl IssuerSpec {
         allow_http: bool,
         problem: &mut dyn FnMut(&'static str, String),
     ) -> Option<IssuerConfig> {
-        let problems_before = std::cell::Cell::new(0usize);
+        let mut reported = 0;
         let mut report = |field: &'static str, message: String| {
-            problems_before.set(problems_before.get() + 1);
+            reported += 1;
             problem(field, message);
         };
         let cognito = match self.token_use.as_deref().map(TokenUse::parse) {
@@ -730,7 +730,7 @@ impl IssuerSpec {
         {
             report("name", message);
         }
-        if problems_before.get() > 0 {
+        if reported > 0 {
             return None;
         }
         Some(IssuerConfig {
