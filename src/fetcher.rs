@@ -226,10 +226,22 @@ impl Fetcher {
     /// GETs a URL, refusing bodies over the size bound and answers slower than the timeout
     /// (which covers a body trickled byte by byte, and one that never ends).
     async fn get(&self, url: &Url) -> Result<(Vec<u8>, HeaderMap), FetchError> {
+        let timeout = || FetchError::Timeout {
+            url: url.clone(),
+            timeout: self.timeout,
+        };
         let request = async {
-            let http = |source| FetchError::Http {
-                url: url.clone(),
-                source,
+            // The client's own timeout is the same as ours and usually fires first: report it as
+            // the timeout it is, not as an HTTP error (the metric label and the log say which).
+            let http = |source: reqwest::Error| {
+                if source.is_timeout() {
+                    timeout()
+                } else {
+                    FetchError::Http {
+                        url: url.clone(),
+                        source,
+                    }
+                }
             };
             let mut response = self
                 .client
@@ -266,12 +278,7 @@ impl Fetcher {
         };
         tokio::time::timeout(self.timeout, request)
             .await
-            .unwrap_or_else(|_| {
-                Err(FetchError::Timeout {
-                    url: url.clone(),
-                    timeout: self.timeout,
-                })
-            })
+            .unwrap_or_else(|_| Err(timeout()))
     }
 }
 

@@ -10,12 +10,14 @@
 //! - [`Reject`]: every reason a token is refused (the caller only ever sees `Unauthorized`).
 //! - [`metrics`]: what is counted and timed, and its sinks (EMF for Lambda, Prometheus for `serve`).
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
+//! - [`token`] and [`events`]: the parsers of attacker-controlled bytes, public so that the fuzz
+//!   targets (`fuzz/`) can drive them directly.
 #![deny(missing_docs)]
 
 mod algorithm;
 mod claims;
 mod config;
-mod events;
+pub mod events;
 mod fetcher;
 mod handler;
 pub mod issuer;
@@ -27,7 +29,7 @@ pub mod metrics;
 mod policy;
 mod refresher;
 mod reject;
-mod token;
+pub mod token;
 mod verified;
 
 pub use algorithm::{Algorithm, KeyKind};

@@ -123,7 +123,7 @@ pub struct Header<'a> {
 /// Parses a decoded JOSE header.
 ///
 /// # Errors
-/// [`Reject::Malformed`] for bad JSON, a duplicated field or no `alg`; [`Reject::AlgNotAllowed`]
+/// [`Reject::Malformed`] for bad JSON (UTF-8 included), a duplicated field or no `alg`; [`Reject::AlgNotAllowed`]
 /// for an `alg` we never verify (`none`, HMAC) or that is not in `allowed`;
 /// [`Reject::UnsupportedCrit`] when `crit` is present; [`Reject::MissingKid`] when `kid` is absent.
 pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<'a>, Reject> {
@@ -135,7 +135,10 @@ pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<
         kid: Option<CowStr<'a>>,
         crit: Option<IgnoredAny>,
     }
-    let raw: RawHeader<'a> = serde_json::from_slice(json).map_err(|_| Reject::Malformed)?;
+    // serde_json skips the members we do not read without checking their UTF-8, but a JOSE
+    // header is UTF-8 JSON (RFC 7515 §5.2). The fuzz targets found the same gap in claims and events.
+    let json = std::str::from_utf8(json).map_err(|_| Reject::Malformed)?;
+    let raw: RawHeader<'a> = serde_json::from_str(json).map_err(|_| Reject::Malformed)?;
     let alg = raw.alg.ok_or(Reject::Malformed)?.0;
     let alg = Algorithm::from_jose(&alg)
         .filter(|alg| allowed.contains(alg))
@@ -219,7 +222,7 @@ mod tests {
             }
         );
         assert!(matches!(ok.kid, Cow::Borrowed(_)));
-        let cases: [(&[u8], Reject); 9] = [
+        let cases: [(&[u8], Reject); 10] = [
             (br#"{"alg":"none","kid":"k1"}"#, Reject::AlgNotAllowed),
             (br#"{"alg":"HS256","kid":"k1"}"#, Reject::AlgNotAllowed),
             (br#"{"alg":"RS512","kid":"k1"}"#, Reject::AlgNotAllowed),
@@ -235,6 +238,10 @@ mod tests {
             ),
             (br#"{"alg":256,"kid":"k1"}"#, Reject::Malformed),
             (b"not json", Reject::Malformed),
+            (
+                b"{\"alg\":\"RS256\",\"kid\":\"k1\",\"x\":\"\xff\"}",
+                Reject::Malformed,
+            ),
         ];
         for (json, reason) in cases {
             assert_eq!(

@@ -281,3 +281,28 @@ async fn keys_come_over_https_from_an_issuer_whose_ca_is_configured() {
         Some(Reject::JwksUnavailable)
     );
 }
+
+/// Regression: reqwest's own timeout (the same as ours) fired first and was counted and logged as
+/// `http_error` ("error sending request"), hiding that the issuer was slow.
+#[tokio::test]
+async fn a_slow_issuer_is_counted_as_a_timeout_not_an_http_error() {
+    let server = JwksServer::with_keys(&[rsa_key("fault-slow")]).await;
+    let config = config_for(&server, &[("JWKS_TIMEOUT_MS", "200")]);
+    let client = jwt_authorizer::Fetcher::client(&config).unwrap();
+    let fetcher = jwt_authorizer::Fetcher::new(client, &config, &config.issuers[0]);
+    for mode in [
+        Mode::Delay(Duration::from_secs(5)),
+        Mode::Trickle(Duration::from_secs(1)),
+        Mode::Endless,
+    ] {
+        server.set_mode(mode.clone());
+        let started = Instant::now();
+        let error = fetcher
+            .fetch()
+            .await
+            .err()
+            .expect("a slow issuer fails the fetch");
+        assert_eq!(error.as_str(), "timeout", "{mode:?}: {error}");
+        assert!(started.elapsed() < Duration::from_millis(1500), "{mode:?}");
+    }
+}

@@ -74,3 +74,45 @@ async fn the_lambda_loop_answers_on_the_runtime_api() {
         "the token never reaches the logs"
     );
 }
+
+/// Fuzz finding (target `pipeline`): `events::parse` skips the fields it does not read without
+/// checking their UTF-8, so an event with invalid UTF-8 in, say, `multiValueHeaders` still gets
+/// its token's answer from the handler. In Lambda such an event never reaches the handler: the
+/// runtime reads it as a `RawValue`, which refuses invalid UTF-8. This pins that guarantee (the
+/// fuzz target relies on it) and that the loop goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_that_is_not_utf8_is_an_error_and_the_loop_goes_on() {
+    let key = rsa_key("lambda-utf8");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut api = RuntimeApi::start().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
+        .env_clear()
+        .envs(lambda_environment(&api.address))
+        .env("TOKEN_ISSUER", server.issuer())
+        .env("JWKS_URI", server.jwks_uri())
+        .env("AUDIENCE", AUDIENCE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let good = token_event(&format!("Bearer {token}"));
+    let mut not_utf8 = good.clone();
+    let at = not_utf8.len() - 1;
+    not_utf8.splice(at..at, *b",\"x\":\"\xff\xfe\"");
+    let bad = api.push(not_utf8);
+    let then = api.push(good);
+    for (id, kind) in [(bad, "error"), (then, "response")] {
+        let answer = api
+            .answer(Duration::from_secs(20))
+            .await
+            .expect("an answer");
+        assert_eq!(
+            (answer.request_id.as_str(), answer.kind),
+            (id.as_str(), kind),
+            "{answer:?}"
+        );
+    }
+    stop_and_read_stdout(&mut child).await;
+}

@@ -330,3 +330,26 @@ async fn other_algorithms_are_accepted_only_when_listed() {
         );
     }
 }
+
+/// Regression (fuzz target `claims`): a signed payload with invalid UTF-8 in a claim we do not
+/// read was allowed, because serde_json skips unread members without checking their UTF-8. A
+/// JWT claims set is UTF-8 JSON (RFC 7519 §7.2); so is a JOSE header (RFC 7515 §5.2).
+#[tokio::test]
+async fn a_signed_token_that_is_not_utf8_json_is_refused() {
+    let (server, authorizer, key) = setup().await;
+    let claims = good_claims(&server.issuer()).to_string();
+    let header = json!({"alg": "RS256", "kid": "main-key"}).to_string();
+    let fine = sign_bytes(key, header.as_bytes(), claims.as_bytes());
+    assert_eq!(
+        authorize(&authorizer, &fine).await.0.outcome,
+        Outcome::Allow
+    );
+    let mut payload = claims.clone().into_bytes();
+    payload.splice(1..1, *b"\"azp\":\"client-\xf9\xf9\",");
+    let bad_payload = sign_bytes(key, header.as_bytes(), &payload);
+    assert_rejected(&authorizer, &bad_payload, Reject::Malformed).await;
+    let mut bad_header = header.into_bytes();
+    bad_header.splice(1..1, *b"\"typ\":\"\xff\",");
+    let bad_header = sign_bytes(key, &bad_header, claims.as_bytes());
+    assert_rejected(&authorizer, &bad_header, Reject::Malformed).await;
+}

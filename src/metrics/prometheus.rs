@@ -3,6 +3,10 @@
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How often queued histogram samples are folded into their buckets, scrape or no scrape.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Buckets for `*_us` histograms: an authorization takes tens of microseconds from the
 /// verified-token cache, hundreds with an RSA check, and milliseconds only when it waits for a
@@ -40,6 +44,9 @@ pub enum InstallError {
     /// The builder refused its settings.
     #[error("cannot build the Prometheus recorder: {0}")]
     Build(#[from] BuildError),
+    /// The upkeep thread could not be started.
+    #[error("cannot start the metrics upkeep thread: {0}")]
+    Upkeep(std::io::Error),
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -59,6 +66,19 @@ pub fn install() -> Result<PrometheusHandle, InstallError> {
         .set_buckets_for_metric(Matcher::Suffix("_us".to_owned()), &MICROSECOND_BUCKETS)?
         .set_buckets_for_metric(Matcher::Suffix("_ms".to_owned()), &MILLISECOND_BUCKETS)?
         .install_recorder()?;
+    // `install_recorder` leaves upkeep to the caller, and every histogram sample stays queued
+    // until it runs: a `serve` that nobody scrapes grew by ~17 bytes per request, without bound
+    // (found by loadtest/soak). A plain thread, so upkeep does not depend on the runtime.
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(InstallError::Upkeep)?;
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 

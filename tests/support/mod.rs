@@ -304,11 +304,16 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 /// Signs any header and claims, as given, with an RSA key (RS256), for headers that the
 /// minting API would not produce (`crit`, `alg: none` with a signature, ...).
 pub fn sign_raw(key: &SigningKey, header: &Value, claims: &Value) -> String {
-    let message = format!(
-        "{}.{}",
-        b64(serde_json::to_vec(header).unwrap()),
-        b64(serde_json::to_vec(claims).unwrap())
-    );
+    sign_bytes(
+        key,
+        &serde_json::to_vec(header).unwrap(),
+        &serde_json::to_vec(claims).unwrap(),
+    )
+}
+
+/// Signs any header and payload bytes (not necessarily JSON) with an RSA key (RS256).
+pub fn sign_bytes(key: &SigningKey, header: &[u8], payload: &[u8]) -> String {
+    let message = format!("{}.{}", b64(header), b64(payload));
     let der = pem::parse(key.private_key_pem()).unwrap().into_contents();
     let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
     let mut signature = vec![0; pair.public_modulus_len()];
