@@ -4,11 +4,11 @@
 use crate::algorithm::Algorithm;
 use crate::json::CowStr;
 use crate::reject::Reject;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::{Out, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 /// Takes the token out of an `Authorization` value: `Bearer` in any case, exactly one space, then
 /// the token. Anything else (another scheme, no space, two spaces, trailing junk) is refused.
@@ -76,16 +76,18 @@ pub fn split(token: &str) -> Result<Segments<'_>, Reject> {
 }
 
 /// A base64url decoding buffer that lives on the stack and spills to the heap only for inputs
-/// larger than `N` decoded bytes, so a typical token decodes without allocating.
+/// larger than `N` decoded bytes, so a typical token decodes without allocating. The stack part is
+/// left uninitialised: the decoder writes every byte it returns, and zeroing 3.5 KiB of buffers
+/// per request showed in profiles.
 pub struct DecodeBuf<const N: usize> {
-    stack: [u8; N],
+    stack: [MaybeUninit<u8>; N],
     heap: Vec<u8>,
 }
 
 impl<const N: usize> Default for DecodeBuf<N> {
     fn default() -> Self {
         Self {
-            stack: [0; N],
+            stack: [MaybeUninit::uninit(); N],
             heap: Vec::new(),
         }
     }
@@ -97,17 +99,20 @@ impl<const N: usize> DecodeBuf<N> {
     /// # Errors
     /// [`Reject::Malformed`] when the segment is not canonical base64url.
     pub fn decode(&mut self, segment: &str) -> Result<&[u8], Reject> {
-        let estimate = base64::decoded_len_estimate(segment.len());
-        let out: &mut [u8] = if estimate <= N {
-            &mut self.stack
-        } else {
-            self.heap.resize(estimate, 0);
-            &mut self.heap
-        };
+        let segment = segment.as_bytes();
         let len = URL_SAFE_NO_PAD
-            .decode_slice(segment, out)
+            .decoded_length(segment)
             .map_err(|_| Reject::Malformed)?;
-        Ok(&out[..len])
+        let out = if len <= N {
+            Out::from_uninit_slice(&mut self.stack[..len])
+        } else {
+            self.heap.resize(len, 0);
+            Out::from_slice(&mut self.heap[..len])
+        };
+        let decoded = URL_SAFE_NO_PAD
+            .decode(segment, out)
+            .map_err(|_| Reject::Malformed)?;
+        Ok(decoded)
     }
 }
 
@@ -205,6 +210,23 @@ mod tests {
         // Non-canonical trailing bits are refused, so a signature has exactly one encoding.
         assert_eq!(small.decode("aGl"), Err(Reject::Malformed));
         assert_eq!(small.decode("a"), Err(Reject::Malformed));
+    }
+
+    proptest::proptest! {
+        /// The SIMD decoder accepts exactly what the `base64` crate's strict decoder accepts.
+        #[test]
+        fn decodes_like_the_base64_crate(segment in proptest::prop_oneof![
+            "[A-Za-z0-9_-]{0,80}",
+            "[A-Za-z0-9_=+/.-]{0,12}",
+            proptest::prelude::any::<String>(),
+        ]) {
+            use base64::Engine;
+            let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&segment)
+                .map_err(|_| Reject::Malformed);
+            let mut small = DecodeBuf::<16>::default();
+            proptest::prop_assert_eq!(small.decode(&segment).map(<[u8]>::to_vec), expected);
+        }
     }
 
     #[test]
