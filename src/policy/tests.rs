@@ -1,4 +1,5 @@
 use super::*;
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets/1";
@@ -222,4 +223,160 @@ fn deny_all_covers_the_stage() {
         "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*/*"
     );
     assert!(v.get("context").is_none());
+}
+
+/// The method ARN split as it was written first, with `str` searches: the byte scans must agree.
+fn parse_arn_with_str_searches(full: &str) -> Option<MethodArn<'_>> {
+    let mut colons = full.match_indices(':').map(|(i, _)| i);
+    let service_start = colons.nth(1)? + 1;
+    let service_end = colons.next()?;
+    if &full[service_start..service_end] != "execute-api" || !full.starts_with("arn:") {
+        return None;
+    }
+    let resource_start = colons.nth(1)? + 1;
+    let resource = &full[resource_start..];
+    let mut parts = resource.splitn(4, '/');
+    let api_id = parts.next().filter(|s| !s.is_empty())?;
+    let stage = parts.next().filter(|s| !s.is_empty())?;
+    let method = parts.next().filter(|s| !s.is_empty())?;
+    let path = parts.next().unwrap_or("");
+    Some(MethodArn {
+        full,
+        api: &full[..resource_start + api_id.len()],
+        stage,
+        method,
+        path,
+    })
+}
+
+#[test]
+fn empty_arn_parts_are_refused() {
+    for bad in [
+        "arn:aws:execute-api:r:1:/s/GET/x",
+        "arn:aws:execute-api:r:1:api//GET/x",
+        "arn:aws:execute-api:r:1:api/s//x",
+        "arn:aws:execute-api:r:1:api/s/",
+        "arn:aws:execute-api:r:1:api/s",
+    ] {
+        assert_eq!(MethodArn::parse(bad), None, "{bad}");
+    }
+    let no_path = MethodArn::parse("arn:aws:execute-api:r:1:api/s/GET").unwrap();
+    assert_eq!((no_path.method, no_path.path), ("GET", ""));
+}
+
+#[test]
+fn strings_needing_escapes_are_escaped_like_serde_json() {
+    for s in [
+        "",
+        "plain",
+        "\"",
+        "\\",
+        "a\"b\\c",
+        "\u{0}\u{1}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f} \u{7f}",
+        "é ☃ 𝄞 \u{2028}",
+        "</script>",
+    ] {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(s).unwrap()
+        );
+    }
+}
+
+fn tricky_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[a-z:|/\"\\\\\u{0}-\u{1f}\u{7f}é☃]{0,24}",
+        "[ -~]{0,40}",
+    ]
+}
+
+proptest! {
+    #[test]
+    fn the_string_writer_matches_serde_json(s in tricky_string()) {
+        let mut out = Vec::new();
+        write_str(&mut out, &s);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+    }
+
+    #[test]
+    fn method_arns_split_as_before(arn in prop_oneof![
+        any::<String>(),
+        "(arn|nar|):(aws|):(execute-api|lambda|)(:[a-z0-9/]{0,4}){0,3}(/[a-zA-Z*$]{0,3}){0,5}",
+    ]) {
+        prop_assert_eq!(MethodArn::parse(&arn), parse_arn_with_str_searches(&arn));
+    }
+
+    #[test]
+    fn every_written_string_reads_back(
+        principal in tricky_string(),
+        scope in tricky_string(),
+        stage in tricky_string(),
+        claim in tricky_string(),
+        name in tricky_string(),
+    ) {
+        let arn = format!("arn:aws:execute-api:r:1:api/{}/GET/pets", stage.replace('/', ""));
+        let Some(arn) = MethodArn::parse(&arn) else { return Ok(()) };
+        let claim_json = serde_json::to_string(&claim).unwrap();
+        let claim_raw: &RawValue = serde_json::from_str(&claim_json).unwrap();
+        let object = serde_json::to_string(&json!({ "k": claim })).unwrap();
+        let object_raw: &RawValue = serde_json::from_str(&object).unwrap();
+        let context = [(name.as_str(), Some(claim_raw)), ("obj", Some(object_raw))];
+        let grant = Grant {
+            principal: &principal,
+            scope: Some(&scope),
+            context: &context,
+            arn,
+            ..grant(None, &[])
+        };
+        let rules = rules(&["POST /pets=write:pets"]);
+        let mut out = Vec::new();
+        write_policy(&mut out, &grant, ResourceMode::Stage, &rules);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        prop_assert_eq!(&v["principalId"], &json!(principal));
+        let stage_arn = format!("{}/{}/*/*", arn.api, arn.stage);
+        prop_assert_eq!(&v["policyDocument"]["Statement"][0]["Resource"], &json!(stage_arn));
+        let mut expected_context = json!({ "scope": scope });
+        expected_context[name.as_str()] = json!(claim);
+        expected_context["obj"] = json!(object);
+        prop_assert_eq!(&v["context"], &expected_context);
+
+        write_simple(&mut out, true, Some(&grant));
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        prop_assert_eq!(&v["context"], &expected_context);
+        write_deny_all(&mut out, arn);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        prop_assert_eq!(&v["policyDocument"]["Statement"][0]["Resource"], &json!(stage_arn));
+    }
+}
+
+#[test]
+fn answers_are_written_compactly_in_a_fixed_order() {
+    let rules = rules(&["POST /pets=write:pets", "DELETE /pets/{id}=admin"]);
+    let email: &RawValue = serde_json::from_str(r#""a@b.c""#).unwrap();
+    let grant = Grant {
+        scope: Some("read:pets"),
+        context: &[("email", Some(email))],
+        ..grant(None, &[])
+    };
+    let mut out = Vec::new();
+    write_policy(&mut out, &grant, ResourceMode::Stage, &rules);
+    let api = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod";
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        format!(
+            r#"{{"principalId":"auth0|alice","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"{api}/*/*"}},{{"Action":"execute-api:Invoke","Effect":"Deny","Resource":["{api}/POST/pets","{api}/DELETE/pets/*"]}}]}},"context":{{"scope":"read:pets","email":"a@b.c"}}}}"#
+        )
+    );
+    write_simple(&mut out, false, None);
+    assert_eq!(out, br#"{"isAuthorized":false}"#);
+    write_deny_all(&mut out, grant.arn);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        format!(
+            r#"{{"principalId":"unauthorized","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"{api}/*/*"}}]}}}}"#
+        )
+    );
 }
