@@ -11,12 +11,12 @@ use crate::claims::{self, IssuerRules, MAX_CAPTURED_CLAIMS, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind};
 use crate::fetcher::{ClientError, Fetcher};
-use crate::keyset::{Fingerprint, VerifyingKey};
+
 use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::{KeyStore, Schedule, Trigger};
 use crate::reject::Reject;
-use crate::token::{self, DecodeBuf, Header, Segments};
-use crate::verified::{TokenDigest, VerifiedTokens};
+use crate::token::{self, DecodeBuf};
+use crate::verified::VerifiedTokens;
 use arrayvec::ArrayString;
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -261,6 +261,10 @@ impl Authorizer {
         decision
     }
 
+    /// Verifies the token in a synchronous pass; when that pass needs the issuer's keys
+    /// refreshed, awaits the refresh and runs the pass again. The decode buffers live on the
+    /// pass's stack, not in this future, which stays small: moving it costs no 3.5 KiB copy, and
+    /// the refreshes (rare) are boxed for the same reason.
     async fn verify(
         &self,
         authorization: Option<&str>,
@@ -269,9 +273,36 @@ impl Authorizer {
         out: &mut Vec<u8>,
         decision: &mut Decision,
     ) -> Result<Outcome, Reject> {
+        let mut refreshed = Refreshed::default();
+        loop {
+            match self.verify_now(authorization, arn, now, out, decision, refreshed) {
+                Ok(outcome) => return Ok(outcome),
+                Err(Step::Reject(reject)) => return Err(reject),
+                Err(Step::Wait(Wait::Stale(issuer))) => {
+                    Box::pin(self.issuers[issuer].keys.refresh_if_stale()).await;
+                    refreshed.stale = true;
+                }
+                Err(Step::Wait(Wait::UnknownKid(issuer, kid))) => {
+                    Box::pin(self.issuers[issuer].keys.refresh_for_unknown_kid(&kid)).await;
+                    refreshed.kid = true;
+                }
+            }
+        }
+    }
+
+    /// One synchronous pass over the token: the answer, or the refresh it must wait for first.
+    fn verify_now(
+        &self,
+        authorization: Option<&str>,
+        arn: MethodArn<'_>,
+        now: u64,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+        refreshed: Refreshed,
+    ) -> Result<Outcome, Step> {
         let raw = token::bearer_token(authorization.ok_or(Reject::MissingToken)?)?;
         if raw.len() > self.config.max_token_bytes {
-            return Err(Reject::TokenTooLarge);
+            return Err(Reject::TokenTooLarge.into());
         }
         let segments = token::split(raw)?;
         // Sized for RSA-8192 signatures and typical headers and claims; larger ones spill to the heap.
@@ -291,21 +322,34 @@ impl Authorizer {
         decision.issuer = Some(index);
         let issuer = &self.issuers[index];
         if !issuer.algorithms.contains(&header.alg) {
-            return Err(Reject::AlgNotAllowed);
+            return Err(Reject::AlgNotAllowed.into());
         }
         // Only a well-formed token of a known issuer may trigger a refresh of a stale key set:
         // junk costs the issuer nothing.
-        issuer.keys.refresh_if_stale().await;
+        if !refreshed.stale && issuer.keys.is_stale() {
+            return Err(Step::Wait(Wait::Stale(index)));
+        }
         let digest = self.verified.digest(raw);
-        let (verified_by, cache_hit) = self
-            .check_signature(
-                &issuer.keys,
-                &header,
-                &segments,
-                &mut signature_buf,
-                digest.as_ref(),
-            )
-            .await?;
+        let digest = digest.as_ref();
+        // The signature is only decoded when it has to be checked: a cache hit skips both.
+        let keys = issuer.keys.keys();
+        let (verified_by, cache_hit) = match keys.find(&header.kid) {
+            Some(key) if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) => {
+                (*key.fingerprint(), true)
+            }
+            Some(key) => {
+                let signature = signature_buf.decode(segments.signature)?;
+                key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
+                (*key.fingerprint(), false)
+            }
+            // An unknown kid: the issuer's shared, rate-limited refresh, then one more look.
+            None if !refreshed.kid => {
+                return Err(Step::Wait(Wait::UnknownKid(index, header.kid.to_string())));
+            }
+            None if keys.is_empty() => return Err(Reject::JwksUnavailable.into()),
+            None => return Err(Reject::UnknownKid.into()),
+        };
+        drop(keys);
         decision.cache_hit = cache_hit;
 
         claims::validate(&claims, &issuer.rules, now)?;
@@ -346,7 +390,7 @@ impl Authorizer {
         if let Some(digest) = digest
             && !cache_hit
         {
-            self.verified.remember(digest, verified_by);
+            self.verified.remember(*digest, verified_by);
         }
         Ok(if denied {
             Outcome::Deny
@@ -354,39 +398,32 @@ impl Authorizer {
             Outcome::Allow
         })
     }
+}
 
-    /// Checks the signature with the issuer's key named by `kid` (or finds it verified in the
-    /// cache) and returns that key's fingerprint, and whether the cache answered. An unknown kid
-    /// triggers the issuer's shared, rate-limited refresh.
-    async fn check_signature(
-        &self,
-        keys: &KeyStore,
-        header: &Header<'_>,
-        segments: &Segments<'_>,
-        signature_buf: &mut DecodeBuf<1024>,
-        digest: Option<&TokenDigest>,
-    ) -> Result<(Fingerprint, bool), Reject> {
-        // The signature is only decoded when it has to be checked: a cache hit skips both.
-        let mut verify = |key: &VerifyingKey| {
-            if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) {
-                return Ok((*key.fingerprint(), true));
-            }
-            let signature = signature_buf.decode(segments.signature)?;
-            key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
-            Ok((*key.fingerprint(), false))
-        };
-        // The guard is dropped before any await: lookups never hold the key set across a fetch.
-        let found = keys.keys().find(&header.kid).map(&mut verify);
-        if let Some(verified) = found {
-            return verified;
-        }
-        keys.refresh_for_unknown_kid(&header.kid).await;
-        let current = keys.keys();
-        match current.find(&header.kid) {
-            Some(key) => verify(key),
-            None if current.is_empty() => Err(Reject::JwksUnavailable),
-            None => Err(Reject::UnknownKid),
-        }
+/// The refreshes a verification already waited for, so that a pass never asks for one twice.
+#[derive(Clone, Copy, Default)]
+struct Refreshed {
+    stale: bool,
+    kid: bool,
+}
+
+/// A refresh of an issuer's key set that a verification must wait for.
+enum Wait {
+    /// The set is older than its refresh interval (refreshed unless a refresh is in flight).
+    Stale(usize),
+    /// The set has no key with this kid (a rate-limited refresh, shared by concurrent callers).
+    UnknownKid(usize, String),
+}
+
+/// Why a synchronous pass stopped early: a refusal, or a refresh to wait for.
+enum Step {
+    Reject(Reject),
+    Wait(Wait),
+}
+
+impl From<Reject> for Step {
+    fn from(reject: Reject) -> Self {
+        Step::Reject(reject)
     }
 }
 
