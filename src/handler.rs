@@ -342,8 +342,9 @@ impl Authorizer {
                 key.verify(header.alg, segments.signing_input.as_bytes(), signature)?;
                 (*key.fingerprint(), false)
             }
-            // An unknown kid: the issuer's shared, rate-limited refresh, then one more look.
-            None if !refreshed.kid => {
+            // An unknown kid: the issuer's shared, rate-limited refresh, then one more look;
+            // during the cooldown (a flood of made-up kids) a refusal at once.
+            None if !refreshed.kid && !issuer.keys.in_kid_miss_cooldown() => {
                 return Err(Step::Wait(Wait::UnknownKid(index, header.kid.to_string())));
             }
             None if keys.is_empty() => return Err(Reject::JwksUnavailable.into()),

@@ -173,7 +173,7 @@ impl KeyStore {
     /// already in flight), unless a recent kid-miss fetch already failed to find a kid, in which
     /// case nothing is fetched until the cooldown ends. Look the kid up again afterwards.
     pub async fn refresh_for_unknown_kid(&self, kid: &str) {
-        if self.now_ms() < self.kid_miss_blocked_until_ms.load(Ordering::Relaxed) {
+        if self.in_kid_miss_cooldown() {
             return;
         }
         let seen = self.attempts.load(Ordering::Acquire);
@@ -190,6 +190,13 @@ impl KeyStore {
                     .store(until, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Whether unknown kids cause no fetch now (the penalty box is closed): callers can refuse an
+    /// unknown kid at once, without waiting for [`KeyStore::refresh_for_unknown_kid`].
+    #[inline]
+    pub fn in_kid_miss_cooldown(&self) -> bool {
+        self.now_ms() < self.kid_miss_blocked_until_ms.load(Ordering::Relaxed)
     }
 
     /// The background refresher: sleeps until the set is due, refreshes, repeats. Spawn it on the
