@@ -142,7 +142,7 @@ pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<
     }
     // serde_json skips the members we do not read without checking their UTF-8, but a JOSE
     // header is UTF-8 JSON (RFC 7515 §5.2). The fuzz targets found the same gap in claims and events.
-    let json = std::str::from_utf8(json).map_err(|_| Reject::Malformed)?;
+    let json = simdutf8::basic::from_utf8(json).map_err(|_| Reject::Malformed)?;
     let raw: RawHeader<'a> = serde_json::from_str(json).map_err(|_| Reject::Malformed)?;
     let alg = raw.alg.ok_or(Reject::Malformed)?.0;
     let alg = Algorithm::from_jose(&alg)
