@@ -5,28 +5,16 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Duration;
-use support::runtime_api::{RuntimeApi, lambda_environment, stop_and_read_stdout};
+use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
 use support::*;
-use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lambda_loop_answers_on_the_runtime_api() {
     let key = rsa_key("lambda");
     let server = JwksServer::with_keys(&[key]).await;
     let mut api = RuntimeApi::start().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
-        .env_clear()
-        .envs(lambda_environment(&api.address))
-        .env("TOKEN_ISSUER", server.issuer())
-        .env("JWKS_URI", server.jwks_uri())
-        .env("AUDIENCE", AUDIENCE)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_function(&api, &server, &[]);
 
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     let allowed = api.push(token_event(&format!("Bearer {token}")));
@@ -85,17 +73,7 @@ async fn an_event_that_is_not_utf8_is_an_error_and_the_loop_goes_on() {
     let key = rsa_key("lambda-utf8");
     let server = JwksServer::with_keys(&[key]).await;
     let mut api = RuntimeApi::start().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
-        .env_clear()
-        .envs(lambda_environment(&api.address))
-        .env("TOKEN_ISSUER", server.issuer())
-        .env("JWKS_URI", server.jwks_uri())
-        .env("AUDIENCE", AUDIENCE)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_function(&api, &server, &[]);
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     let good = token_event(&format!("Bearer {token}"));
     let mut not_utf8 = good.clone();

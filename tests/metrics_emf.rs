@@ -12,11 +12,9 @@ use jwt_authorizer::metrics::emf::{
 use jwt_authorizer::{Outcome, Trigger};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
-use std::process::Stdio;
 use std::time::{Duration, SystemTime};
-use support::runtime_api::{RuntimeApi, lambda_environment, stop_and_read_stdout};
+use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
 use support::*;
-use tokio::process::Command;
 
 /// Checks one document against the EMF specification; returns its metric names.
 fn check_emf(doc: &Value) -> Vec<String> {
@@ -119,18 +117,7 @@ async fn lambda_invocations_write_emf_that_counts_them() {
     let key = rsa_key("emf");
     let server = JwksServer::with_keys(&[key]).await;
     let mut api = RuntimeApi::start().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
-        .env_clear()
-        .envs(lambda_environment(&api.address))
-        .env("TOKEN_ISSUER", server.issuer())
-        .env("JWKS_URI", server.jwks_uri())
-        .env("AUDIENCE", AUDIENCE)
-        .env("METRICS_NAMESPACE", "TestAuthorizer")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_function(&api, &server, &[("METRICS_NAMESPACE", "TestAuthorizer")]);
 
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     let mut ids = Vec::new();

@@ -168,6 +168,27 @@ pub fn lambda_environment(address: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Starts the real binary as a Lambda function under `api`, trusting `server`'s keys (the
+/// tutorial's three variables), with extra variables.
+pub fn spawn_function(
+    api: &RuntimeApi,
+    server: &super::JwksServer,
+    extra: &[(&str, &str)],
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_authorizer"))
+        .env_clear()
+        .envs(lambda_environment(&api.address))
+        .env("TOKEN_ISSUER", server.issuer())
+        .env("JWKS_URI", server.jwks_uri())
+        .env("AUDIENCE", super::AUDIENCE)
+        .envs(extra.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the authorizer binary starts")
+}
+
 /// Stops a function started under the Runtime API and returns what it wrote on stdout, with the
 /// lines that are JSON documents parsed.
 pub async fn stop_and_read_stdout(
