@@ -499,10 +499,15 @@ fn env_issuer(
     spec.check(defaults, allow_http, &mut |field, message| {
         let variable = match field {
             "name" => "ISSUER_NAME",
-            "issuer" => "TOKEN_ISSUER",
+            "issuer" | "user_pool_id" => "TOKEN_ISSUER",
             "jwks_uri" => "JWKS_URI",
             "token_use" => "TOKEN_USE",
             "required_claims" => "REQUIRED_CLAIMS",
+            "algorithms" => "ALLOWED_ALGORITHMS",
+            "leeway_seconds" => "CLOCK_SKEW_LEEWAY_SECONDS",
+            "refresh_interval_seconds" => "JWKS_REFRESH_INTERVAL_SECONDS",
+            "min_refresh_interval_seconds" => "JWKS_MIN_REFRESH_INTERVAL_SECONDS",
+            "kid_miss_cooldown_seconds" => "JWKS_KID_MISS_COOLDOWN_SECONDS",
             _ => "AUDIENCE",
         };
         let message = match (variable, message.as_str()) {
@@ -710,7 +715,10 @@ impl IssuerSpec {
             defaults.kid_miss_cooldown_seconds,
             COOLDOWN_MAX,
         );
-        if min_refresh > refresh {
+        // Both from the environment: already reported there.
+        let own_interval =
+            self.refresh_interval_seconds.is_some() || self.min_refresh_interval_seconds.is_some();
+        if min_refresh > refresh && own_interval {
             report(
                 "min_refresh_interval_seconds",
                 format!("{min_refresh} is more than the refresh interval ({refresh})"),
@@ -963,6 +971,19 @@ mod tests {
             ("CONTEXT_CLAIMS", &many.join(",")),
         ]);
         assert_eq!(err.unwrap_err().problems[0].variable, "CONTEXT_CLAIMS");
+    }
+
+    #[test]
+    fn a_min_refresh_above_the_refresh_interval_is_reported_once_on_its_variable() {
+        let err = config(&[
+            ("TOKEN_ISSUER", "https://i/"),
+            ("AUDIENCE", "a"),
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "30"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "60"),
+        ])
+        .unwrap_err();
+        let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+        assert_eq!(vars, ["JWKS_MIN_REFRESH_INTERVAL_SECONDS"]);
     }
 
     #[test]
