@@ -4,20 +4,8 @@
 use jwt_authorizer::{Algorithm, KeySet};
 use libfuzzer_sys::fuzz_target;
 
-const ALL: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
 fuzz_target!(|data: &[u8]| {
-    for allowed in [&ALL[..1], &ALL[..]] {
+    for allowed in [&Algorithm::ALL[..1], &Algorithm::ALL[..]] {
         let Ok((keys, _skipped)) = KeySet::from_jwks(data, allowed) else {
             continue;
         };
