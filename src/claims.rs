@@ -107,7 +107,7 @@ enum ClaimRef {
 }
 
 /// The claims of a token, borrowed from its decoded payload.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Claims<'a> {
     /// `iss`.
     pub iss: Option<Cow<'a, str>>,
@@ -144,15 +144,23 @@ pub fn parse<'a>(json: &'a [u8], rules: &Rules) -> Result<Claims<'a>, Reject> {
         return Err(Reject::Malformed);
     }
     let json = simdutf8::basic::from_utf8(json).map_err(|_| Reject::Malformed)?;
+    match scan::scan(json, rules) {
+        Some(claims) => Ok(claims),
+        None => parse_with_serde(json, rules),
+    }
+}
+
+/// Parses a payload with serde_json: the reference for what a claims set is, and the path for
+/// everything [`scan::scan`] leaves to it.
+fn parse_with_serde<'a>(json: &'a str, rules: &Rules) -> Result<Claims<'a>, Reject> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let claims = ClaimsSeed { rules }
+    ClaimsSeed { rules }
         .deserialize(&mut de)
         .and_then(|claims| de.end().map(|()| claims))
         .map_err(|e| match e.classify() {
             serde_json::error::Category::Data => Reject::InvalidClaim,
             _ => Reject::Malformed,
-        })?;
-    Ok(claims)
+        })
 }
 
 /// Checks the claims of a token of this issuer (its `iss` already matched) at time `now`
@@ -267,18 +275,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut claims = Claims {
-            iss: None,
-            sub: None,
-            aud: None,
-            exp: None,
-            nbf: None,
-            iat: None,
-            scope: None,
-            client_id: None,
-            token_use: None,
-            captured: [None; MAX_CAPTURED_CLAIMS],
-        };
+        let mut claims = Claims::default();
         // One bit per registered claim and per context claim, to refuse repeated names: a token
         // with two `aud` or two `exp` could be read differently by another parser.
         let mut seen = 0u32;
@@ -363,13 +360,12 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, 'de> {
 /// values, so that an array is never collected.
 struct AudienceSeed<'r>(&'r [(String, IssuerSet)]);
 
-impl AudienceSeed<'_> {
-    fn issuers_accepting(&self, audience: &str) -> IssuerSet {
-        self.0
-            .iter()
-            .find(|(a, _)| a == audience)
-            .map_or(0, |(_, issuers)| *issuers)
-    }
+/// The issuers that accept `audience`.
+fn issuers_accepting(audiences: &[(String, IssuerSet)], audience: &str) -> IssuerSet {
+    audiences
+        .iter()
+        .find(|(a, _)| a == audience)
+        .map_or(0, |(_, issuers)| *issuers)
 }
 
 impl<'de> DeserializeSeed<'de> for AudienceSeed<'_> {
@@ -388,17 +384,18 @@ impl<'de> Visitor<'de> for AudienceSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.issuers_accepting(v))
+        Ok(issuers_accepting(self.0, v))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut issuers = 0;
         while let Some(CowStr(aud)) = seq.next_element::<CowStr<'de>>()? {
-            issuers |= self.issuers_accepting(&aud);
+            issuers |= issuers_accepting(self.0, &aud);
         }
         Ok(issuers)
     }
 }
 
+mod scan;
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! buffers, and the JOSE header. Nothing here looks at keys or claims.
 
 use crate::algorithm::Algorithm;
-use crate::json::CowStr;
+use crate::json::{CowStr, Scanner};
 use crate::reject::Reject;
 use base64_simd::{Out, URL_SAFE_NO_PAD};
 use serde::Deserialize;
@@ -132,18 +132,13 @@ pub struct Header<'a> {
 /// for an `alg` we never verify (`none`, HMAC) or that is not in `allowed`;
 /// [`Reject::UnsupportedCrit`] when `crit` is present; [`Reject::MissingKid`] when `kid` is absent.
 pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<'a>, Reject> {
-    #[derive(Deserialize)]
-    struct RawHeader<'a> {
-        #[serde(borrow)]
-        alg: Option<CowStr<'a>>,
-        #[serde(borrow)]
-        kid: Option<CowStr<'a>>,
-        crit: Option<IgnoredAny>,
-    }
     // serde_json skips the members we do not read without checking their UTF-8, but a JOSE
     // header is UTF-8 JSON (RFC 7515 §5.2). The fuzz targets found the same gap in claims and events.
     let json = simdutf8::basic::from_utf8(json).map_err(|_| Reject::Malformed)?;
-    let raw: RawHeader<'a> = serde_json::from_str(json).map_err(|_| Reject::Malformed)?;
+    let raw = match scan_header(json) {
+        Some(raw) => raw,
+        None => serde_json::from_str(json).map_err(|_| Reject::Malformed)?,
+    };
     let alg = raw.alg.ok_or(Reject::Malformed)?.0;
     let alg = Algorithm::from_jose(&alg)
         .filter(|alg| allowed.contains(alg))
@@ -154,6 +149,46 @@ pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<
     }
     let kid = raw.kid.ok_or(Reject::MissingKid)?.0;
     Ok(Header { alg, kid })
+}
+
+/// The header members we read, as serde_json reads them: the reference, and the path for
+/// everything [`scan_header`] leaves to it.
+#[derive(Debug, PartialEq, Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow)]
+    alg: Option<CowStr<'a>>,
+    #[serde(borrow)]
+    kid: Option<CowStr<'a>>,
+    crit: Option<IgnoredAny>,
+}
+
+/// The fast path: reads a header with a [`Scanner`], or gives up with `None` on anything it is
+/// not sure serde_json reads the same way (an escape, a repeated or `null` member, another type).
+fn scan_header(json: &str) -> Option<RawHeader<'_>> {
+    let mut scanner = Scanner::new(json.as_bytes());
+    let mut raw = RawHeader {
+        alg: None,
+        kid: None,
+        crit: None,
+    };
+    if !scanner.open(b'{')? {
+        loop {
+            match scanner.key()? {
+                "alg" if raw.alg.is_none() => {
+                    raw.alg = Some(CowStr(Cow::Borrowed(scanner.string()?)));
+                }
+                "kid" if raw.kid.is_none() => {
+                    raw.kid = Some(CowStr(Cow::Borrowed(scanner.string()?)));
+                }
+                "alg" | "kid" | "crit" => return None,
+                _ => scanner.skip_value()?,
+            }
+            if scanner.comma_or_end(b'}')? {
+                break;
+            }
+        }
+    }
+    scanner.at_end().then_some(raw)
 }
 
 #[cfg(test)]
@@ -249,6 +284,79 @@ mod tests {
                 .map_err(|_| Reject::Malformed);
             let mut small = DecodeBuf::<16>::default();
             proptest::prop_assert_eq!(small.decode(&segment).map(<[u8]>::to_vec), expected);
+        }
+    }
+
+    const AUTH0_HEADER: &str = r#"{"alg":"RS256","typ":"JWT","kid":"NjVBRjY5MDlCMUIwNzU4RTA2QzZFMDQ4QzQ2MDAyQjVDNjk1RTM2Qg"}"#;
+
+    #[test]
+    fn headers_take_the_fast_path_unless_unusual() {
+        let raw = scan_header(AUTH0_HEADER).expect("the scanner reads it");
+        assert_eq!(
+            raw,
+            serde_json::from_str::<RawHeader>(AUTH0_HEADER).unwrap()
+        );
+        for unusual in [
+            r#"{"alg":"RS\u0032256","kid":"k"}"#,
+            r#"{"alg":"RS256","alg":"none","kid":"k"}"#,
+            r#"{"alg":"RS256","kid":null}"#,
+            r#"{"alg":"RS256","kid":"k","crit":["b64"]}"#,
+            r#"{"alg":"RS256","kid":7}"#,
+            r#"{"alg":"RS256","kid":"k"}x"#,
+        ] {
+            assert_eq!(scan_header(unusual), None, "{unusual}");
+        }
+    }
+
+    mod header_agrees_with_serde_json {
+        use super::super::*;
+        use super::AUTH0_HEADER;
+        use crate::json::arbitrary::{damage, object, text, value};
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        /// Strings and member names a header has.
+        const COMMON: &[&str] = &["alg", "kid", "typ", "crit", "jku", "RS256", "JWT", "k1"];
+
+        /// What the scanner says must be what serde_json says.
+        fn check(json: &[u8]) -> Result<(), TestCaseError> {
+            let Ok(json) = std::str::from_utf8(json) else {
+                return Ok(()); // `parse_header` refuses it before either path
+            };
+            if let Some(raw) = scan_header(json) {
+                prop_assert_eq!(
+                    Ok(raw),
+                    serde_json::from_str::<RawHeader>(json).map_err(drop),
+                    "{}",
+                    json
+                );
+            }
+            Ok(())
+        }
+
+        fn header() -> impl Strategy<Value = String> {
+            let name = prop::sample::select(COMMON).prop_map(str::to_owned);
+            let member = prop_oneof![
+                (text(COMMON), value(COMMON)),
+                (name, text(COMMON).prop_map(Value::from)),
+            ];
+            prop::collection::vec(member, 0..6).prop_map(|members| object(&members))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+            #[test]
+            fn on_generated_headers(header in header()) {
+                check(header.as_bytes())?;
+            }
+
+            #[test]
+            fn on_damaged_headers(header in prop_oneof![header(), Just(AUTH0_HEADER.to_owned())], at in any::<prop::sample::Index>(), byte in any::<u8>(), op in 0..3u8) {
+                let mut header = header.into_bytes();
+                damage(&mut header, at, byte, op);
+                check(&header)?;
+            }
         }
     }
 
