@@ -28,6 +28,10 @@ pub struct Rules {
     audiences: Vec<(String, IssuerSet)>,
     /// Claims kept raw, by name: [`Config::context_claims`] first, then those rules need.
     pub captured: Vec<String>,
+    /// The slots in `captured` of `SCOPE_CLAIMS`, in their order.
+    scope_slots: Vec<usize>,
+    /// The slot in `captured` of `USAGE_IDENTIFIER_CLAIM`.
+    usage_slot: Option<usize>,
 }
 
 impl Rules {
@@ -42,9 +46,18 @@ impl Rules {
                 }
             }
         }
+        let captured = config.captured_claims();
+        let slot = |name: &String| {
+            captured
+                .iter()
+                .position(|c| c == name)
+                .expect("scope and usage identifier claims are captured")
+        };
         Rules {
+            scope_slots: config.scope_claims.iter().map(slot).collect(),
+            usage_slot: config.usage_identifier_claim.as_ref().map(slot),
             audiences,
-            captured: config.captured_claims(),
+            captured,
         }
     }
 }
@@ -121,14 +134,118 @@ pub struct Claims<'a> {
     pub nbf: Option<f64>,
     /// `iat`, seconds since the epoch.
     pub iat: Option<f64>,
-    /// `scope`, space-separated.
-    pub scope: Option<Cow<'a, str>>,
     /// `client_id` (Cognito access tokens).
     pub client_id: Option<Cow<'a, str>>,
     /// `token_use` (Cognito: `access` or `id`).
     pub token_use: Option<Cow<'a, str>>,
     /// The captured claims, in the order of [`Rules::captured`].
     pub captured: [Option<&'a RawValue>; MAX_CAPTURED_CLAIMS],
+}
+
+impl<'a> Claims<'a> {
+    /// The token's scopes: the first of `SCOPE_CLAIMS` that is present and not `null`.
+    ///
+    /// # Errors
+    /// [`Reject::InvalidClaim`] when that claim is neither a string nor an array of strings.
+    pub fn scopes(&self, rules: &Rules) -> Result<Option<Scopes<'a>>, Reject> {
+        let raw = rules
+            .scope_slots
+            .iter()
+            .filter_map(|&slot| self.captured[slot])
+            .find(|raw| raw.get() != "null");
+        raw.map(Scopes::from_raw).transpose()
+    }
+
+    /// The value of `USAGE_IDENTIFIER_CLAIM`, when it is configured.
+    ///
+    /// # Errors
+    /// [`Reject::MissingUsageIdentifier`] when it is configured and the token has no such claim, or
+    /// one that is not a non-empty string.
+    pub fn usage_identifier(&self, rules: &Rules) -> Result<Option<Cow<'a, str>>, Reject> {
+        let Some(slot) = rules.usage_slot else {
+            return Ok(None);
+        };
+        let raw = self.captured[slot].ok_or(Reject::MissingUsageIdentifier)?;
+        match serde_json::from_str::<CowStr<'a>>(raw.get()) {
+            Ok(CowStr(value)) if !value.is_empty() => Ok(Some(value)),
+            _ => Err(Reject::MissingUsageIdentifier),
+        }
+    }
+}
+
+/// A token's scopes, as identity providers send them: a space-separated string (`scope`, Auth0,
+/// Cognito) or an array of strings (`scp` of Okta and Entra ID, `permissions` of Auth0 RBAC).
+#[derive(Clone, Debug)]
+pub enum Scopes<'a> {
+    /// A space-separated string, unescaped.
+    Words(Cow<'a, str>),
+    /// An array of strings, checked to be one, kept as its JSON text.
+    List(&'a RawValue),
+}
+
+impl<'a> Scopes<'a> {
+    fn from_raw(raw: &'a RawValue) -> Result<Self, Reject> {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            // The common case, a string without escapes, is borrowed as it is.
+            Some(b'"') if !text.contains('\\') => {
+                Ok(Scopes::Words(Cow::Borrowed(&text[1..text.len() - 1])))
+            }
+            Some(b'"') => serde_json::from_str::<CowStr<'a>>(text)
+                .map(|s| Scopes::Words(s.0))
+                .map_err(|_| Reject::InvalidClaim),
+            Some(b'[') if Scopes::List(raw).each(|_| true) => Ok(Scopes::List(raw)),
+            _ => Err(Reject::InvalidClaim),
+        }
+    }
+
+    /// Whether `scope` is one of the scopes.
+    pub fn contains(&self, scope: &str) -> bool {
+        let mut found = false;
+        self.each(|s| {
+            found = s == scope;
+            !found
+        });
+        found
+    }
+
+    /// Calls `f` with each scope, in order, until it returns `false`. Returns `false` when a list
+    /// turns out to hold something other than strings.
+    pub fn each(&self, mut f: impl FnMut(&str) -> bool) -> bool {
+        match self {
+            Scopes::Words(words) => {
+                for word in words.split(' ') {
+                    if !f(word) {
+                        break;
+                    }
+                }
+                true
+            }
+            Scopes::List(raw) => {
+                struct Each<F>(F);
+                impl<'de, F: FnMut(&str) -> bool> Visitor<'de> for Each<F> {
+                    type Value = ();
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("an array of strings")
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(
+                        mut self,
+                        mut items: A,
+                    ) -> Result<(), A::Error> {
+                        while let Some(CowStr(item)) = items.next_element::<CowStr<'de>>()? {
+                            if !(self.0)(&item) {
+                                while items.next_element::<IgnoredAny>()?.is_some() {}
+                                break;
+                            }
+                        }
+                        Ok(())
+                    }
+                }
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                de.deserialize_seq(Each(&mut f)).is_ok()
+            }
+        }
+    }
 }
 
 /// Parses a decoded JWT payload.
@@ -212,7 +329,6 @@ pub fn validate(claims: &Claims<'_>, rules: &IssuerRules, now: u64) -> Result<()
                 Field::Exp => claims.exp.is_some(),
                 Field::Nbf => claims.nbf.is_some(),
                 Field::Iat => claims.iat.is_some(),
-                Field::Scope => claims.scope.is_some(),
                 Field::ClientId => claims.client_id.is_some(),
                 Field::TokenUse => claims.token_use.is_some(),
             },
@@ -233,7 +349,6 @@ enum Field {
     Exp,
     Nbf,
     Iat,
-    Scope,
     ClientId,
     TokenUse,
 }
@@ -247,7 +362,6 @@ impl Field {
             "exp" => Field::Exp,
             "nbf" => Field::Nbf,
             "iat" => Field::Iat,
-            "scope" => Field::Scope,
             "client_id" => Field::ClientId,
             "token_use" => Field::TokenUse,
             _ => return None,
@@ -342,7 +456,6 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, 'de> {
         match self.field {
             Field::Iss => claims.iss = Some(CowStr::deserialize(deserializer)?.0),
             Field::Sub => claims.sub = Some(CowStr::deserialize(deserializer)?.0),
-            Field::Scope => claims.scope = Some(CowStr::deserialize(deserializer)?.0),
             Field::ClientId => claims.client_id = Some(CowStr::deserialize(deserializer)?.0),
             Field::TokenUse => claims.token_use = Some(CowStr::deserialize(deserializer)?.0),
             Field::Exp => claims.exp = Some(f64::deserialize(deserializer)?),

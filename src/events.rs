@@ -1,10 +1,11 @@
-//! The three authorizer events API Gateway sends, read without copying: only the token and the
-//! ARN are kept, every other field is skipped.
+//! The three authorizer events API Gateway sends, read without copying: the credential, the ARN,
+//! the route template and the identity source values are kept, every other field is skipped.
 
+use crate::identity::{IdentitySource, Source};
 use crate::json::{CowStr, Scanner, cow};
 use crate::reject::Reject;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -13,9 +14,9 @@ use std::fmt;
 pub enum EventKind {
     /// REST API `TOKEN` authorizer: `authorizationToken` and `methodArn`.
     Token,
-    /// REST API `REQUEST` authorizer: the `Authorization` header and `methodArn`.
+    /// REST API `REQUEST` authorizer: the credential's header (or query parameter) and `methodArn`.
     Request,
-    /// HTTP API payload 2.0: `headers.authorization` (or `identitySource`) and `routeArn`.
+    /// HTTP API payload 2.0: the credential among `identitySource`, and `routeArn`.
     HttpV2,
 }
 
@@ -35,23 +36,81 @@ impl EventKind {
 pub struct Event<'a> {
     /// The event's kind.
     pub kind: EventKind,
-    /// The `Authorization` value (`Bearer ...`), if one was sent.
+    /// The credential (`Bearer ...`), if one was sent: `authorizationToken` (TOKEN); the identity
+    /// source's header or query parameter (REQUEST); its value among `identitySource` (HTTP API),
+    /// which is what API Gateway caches the answer under.
     pub authorization: Option<Cow<'a, str>>,
     /// `methodArn` (REST) or `routeArn` (HTTP API).
     pub arn: Cow<'a, str>,
+    /// The route template that was called, as `(method, path)`: `("GET", "/pets/{petId}")`
+    /// from a REQUEST event's `httpMethod` and `resource`, `("ANY", "/{proxy+}")` or
+    /// `("$default", "")` from an HTTP API's `routeKey`. `None` for TOKEN events.
+    route_method: Option<Cow<'a, str>>,
+    route_path: Option<Cow<'a, str>>,
+    /// API Gateway caches this answer for this route alone (the identity source holds
+    /// `$context.routeKey`), or not at all (an HTTP API event without identity source values).
+    pub cached_per_route: bool,
 }
 
-/// Parses an authorizer event.
+impl Event<'_> {
+    /// The route template that was called (see the field docs), when the event names it.
+    pub fn route(&self) -> Option<(&str, &str)> {
+        Some((self.route_method.as_deref()?, self.route_path.as_deref()?))
+    }
+}
+
+/// Parses an authorizer event whose authorizer has API Gateway's default identity source, the
+/// `Authorization` header.
+///
+/// # Errors
+/// See [`parse_with`].
+pub fn parse(json: &[u8]) -> Result<Event<'_>, Reject> {
+    parse_with(json, &IdentitySource::default())
+}
+
+/// Parses an authorizer event of an authorizer with this identity source.
 ///
 /// # Errors
 /// [`Reject::BadEvent`] for anything that is not one of the three event shapes, has no ARN, or
-/// carries two `Authorization` headers differing only in case.
-pub fn parse(json: &[u8]) -> Result<Event<'_>, Reject> {
-    let fields = match scan(json) {
+/// carries the credential's header twice (differing only in case).
+/// [`Reject::UnsafeCacheKey`] for an HTTP API event whose `identitySource` values do not match
+/// `identity` (another count, or no route key where `$context.routeKey` should be): the answer
+/// would be cached under a key other than the one the configuration promises.
+pub fn parse_with<'a>(json: &'a [u8], identity: &IdentitySource) -> Result<Event<'a>, Reject> {
+    let names = Names::of(identity);
+    let fields = match scan(json, &names) {
         Some(fields) => fields,
-        None => Fields::with_serde(json)?,
+        None => Fields::with_serde(json, &names)?,
     };
-    fields.into_event()
+    fields.into_event(identity)
+}
+
+/// The names of the members that hold the credential, and the identity source positions read.
+struct Names<'n> {
+    /// The credential's header (matched without case), when the credential is a header.
+    header: Option<&'n str>,
+    /// The credential's query string parameter, when it is one.
+    query: Option<&'n str>,
+    /// The index of the credential among `identitySource`.
+    credential: usize,
+    /// The index of `$context.routeKey` among `identitySource`.
+    route_key: Option<usize>,
+}
+
+impl<'n> Names<'n> {
+    fn of(identity: &'n IdentitySource) -> Self {
+        let (header, query) = match identity.credential() {
+            Source::Header(name) => (Some(name.as_str()), None),
+            Source::Query(name) => (None, Some(name.as_str())),
+            _ => (None, None),
+        };
+        Names {
+            header,
+            query,
+            credential: identity.credential_index(),
+            route_key: identity.route_key_index(),
+        }
+    }
 }
 
 /// The fields of an event that the authorizer reads, each `None` when absent or `null`.
@@ -62,16 +121,44 @@ struct Fields<'a> {
     authorization_token: Option<Cow<'a, str>>,
     method_arn: Option<Cow<'a, str>>,
     route_arn: Option<Cow<'a, str>>,
-    /// The `Authorization` header of `headers`.
+    /// The credential's header of `headers`.
     header: Option<Cow<'a, str>>,
-    /// The first value of `identitySource`.
-    identity: Option<Cow<'a, str>>,
+    /// The credential's parameter of `queryStringParameters`.
+    query: Option<Cow<'a, str>>,
+    /// The values of `identitySource` that the authorizer reads.
+    identity: Option<IdentityValues<'a>>,
+    /// HTTP API: `routeKey`. REST REQUEST: `resource` and `httpMethod`.
+    route_key: Option<Cow<'a, str>>,
+    resource: Option<Cow<'a, str>>,
+    http_method: Option<Cow<'a, str>>,
+}
+
+/// What the authorizer reads of an `identitySource` array (all strings).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct IdentityValues<'a> {
+    count: usize,
+    /// The value at the credential's index.
+    credential: Option<Cow<'a, str>>,
+    /// The value at `$context.routeKey`'s index.
+    route_key: Option<Cow<'a, str>>,
+}
+
+impl<'a> IdentityValues<'a> {
+    /// Takes the `index`-th value, if it is one the authorizer reads.
+    fn take(&mut self, index: usize, value: Cow<'a, str>, names: &Names<'_>) {
+        if index == names.credential {
+            self.credential = Some(value);
+        } else if Some(index) == names.route_key {
+            self.route_key = Some(value);
+        }
+        self.count = index + 1;
+    }
 }
 
 impl<'a> Fields<'a> {
     /// Reads the fields with serde_json: the reference for what an event is, and the path for
     /// everything [`scan`] leaves to it.
-    fn with_serde(json: &'a [u8]) -> Result<Self, Reject> {
+    fn with_serde(json: &'a [u8], names: &Names<'_>) -> Result<Self, Reject> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct RawEvent<'a> {
@@ -85,84 +172,176 @@ impl<'a> Fields<'a> {
             method_arn: Option<CowStr<'a>>,
             #[serde(borrow)]
             route_arn: Option<CowStr<'a>>,
+            // Read in a second pass, by name (see `CredentialMembers`).
+            #[serde(rename = "headers")]
+            _headers: Option<IgnoredAny>,
+            #[serde(rename = "queryStringParameters")]
+            _query_string_parameters: Option<IgnoredAny>,
             #[serde(borrow)]
-            headers: Option<AuthorizationHeader<'a>>,
+            identity_source: Option<Vec<CowStr<'a>>>,
             #[serde(borrow)]
-            identity_source: Option<FirstIdentity<'a>>,
+            route_key: Option<CowStr<'a>>,
+            #[serde(borrow)]
+            resource: Option<CowStr<'a>>,
+            #[serde(borrow)]
+            http_method: Option<CowStr<'a>>,
         }
         let raw: RawEvent<'_> = serde_json::from_slice(json).map_err(|_| Reject::BadEvent)?;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let (header, query) = CredentialMembers { names }
+            .deserialize(&mut de)
+            .map_err(|_| Reject::BadEvent)?;
         Ok(Fields {
             kind: cow(raw.kind),
             version: cow(raw.version),
             authorization_token: cow(raw.authorization_token),
             method_arn: cow(raw.method_arn),
             route_arn: cow(raw.route_arn),
-            header: raw.headers.and_then(|h| h.0),
-            identity: raw.identity_source.and_then(|i| i.0),
+            header,
+            query,
+            identity: raw.identity_source.map(|values| {
+                let mut identity = IdentityValues::default();
+                for (index, CowStr(value)) in values.into_iter().enumerate() {
+                    identity.take(index, value, names);
+                }
+                identity
+            }),
+            route_key: cow(raw.route_key),
+            resource: cow(raw.resource),
+            http_method: cow(raw.http_method),
         })
     }
 
-    fn into_event(self) -> Result<Event<'a>, Reject> {
-        let (kind, authorization, arn) = if self.version.as_deref() == Some("2.0") {
-            (
-                EventKind::HttpV2,
-                self.header.or(self.identity),
-                self.route_arn,
-            )
+    fn into_event(self, identity: &IdentitySource) -> Result<Event<'a>, Reject> {
+        let credential_from_request = match identity.credential() {
+            Source::Query(_) => self.query,
+            _ => self.header,
+        };
+        let event = if self.version.as_deref() == Some("2.0") {
+            let (authorization, cached_per_route) = match self.identity.filter(|i| i.count > 0) {
+                // API Gateway caches the answer under these values: the credential verified must
+                // be among them, and a promised route key must be there.
+                Some(values) => {
+                    if values.count != identity.sources().len() {
+                        return Err(Reject::UnsafeCacheKey);
+                    }
+                    let per_route = match values.route_key {
+                        Some(value) if value == self.route_key.as_deref().unwrap_or_default() => {
+                            true
+                        }
+                        Some(_) => return Err(Reject::UnsafeCacheKey),
+                        None => false,
+                    };
+                    (values.credential, per_route)
+                }
+                // No identity source: API Gateway caches nothing.
+                None => (credential_from_request, true),
+            };
+            let (route_method, route_path) = match self.route_key {
+                Some(Cow::Borrowed(key)) => {
+                    let (method, path) = key.split_once(' ').unwrap_or((key, ""));
+                    (Some(Cow::Borrowed(method)), Some(Cow::Borrowed(path)))
+                }
+                Some(Cow::Owned(key)) => {
+                    let (method, path) = key.split_once(' ').unwrap_or((&key, ""));
+                    (
+                        Some(Cow::Owned(method.to_owned())),
+                        Some(Cow::Owned(path.to_owned())),
+                    )
+                }
+                None => (None, None),
+            };
+            Event {
+                kind: EventKind::HttpV2,
+                authorization,
+                arn: self.route_arn.ok_or(Reject::BadEvent)?,
+                route_method,
+                route_path,
+                cached_per_route,
+            }
         } else {
-            match self.kind.as_deref() {
-                Some("TOKEN") => (EventKind::Token, self.authorization_token, self.method_arn),
-                Some("REQUEST") => (EventKind::Request, self.header, self.method_arn),
+            let (kind, authorization, route_method, route_path) = match self.kind.as_deref() {
+                Some("TOKEN") => (EventKind::Token, self.authorization_token, None, None),
+                Some("REQUEST") => (
+                    EventKind::Request,
+                    credential_from_request,
+                    self.http_method,
+                    self.resource,
+                ),
                 _ => return Err(Reject::BadEvent),
+            };
+            Event {
+                kind,
+                authorization,
+                arn: self.method_arn.ok_or(Reject::BadEvent)?,
+                route_method,
+                route_path,
+                cached_per_route: false,
             }
         };
-        Ok(Event {
-            kind,
-            authorization,
-            arn: arn.ok_or(Reject::BadEvent)?,
-        })
+        Ok(event)
     }
 }
 
 /// The fast path: reads the events API Gateway actually sends with a [`Scanner`], or gives up
 /// with `None` and leaves the event to [`Fields::with_serde`].
-fn scan(json: &[u8]) -> Option<Fields<'_>> {
+fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
     let mut scanner = Scanner::new(json);
     let mut fields = Fields::default();
-    let mut seen = 0u8;
+    let mut seen = 0u16;
     if !scanner.open(b'{')? {
         loop {
-            let (bit, slot) = match scanner.key()? {
-                "type" => (1, &mut fields.kind),
-                "version" => (2, &mut fields.version),
-                "authorizationToken" => (4, &mut fields.authorization_token),
-                "methodArn" => (8, &mut fields.method_arn),
-                "routeArn" => (16, &mut fields.route_arn),
-                "headers" => (32, &mut fields.header),
-                "identitySource" => (64, &mut fields.identity),
-                _ => {
-                    scanner.skip_value()?;
-                    if scanner.comma_or_end(b'}')? {
-                        break;
-                    }
-                    continue;
-                }
+            let key = scanner.key()?;
+            let bit = match key {
+                "type" => 1,
+                "version" => 2,
+                "authorizationToken" => 4,
+                "methodArn" => 8,
+                "routeArn" => 16,
+                "headers" => 32,
+                "identitySource" => 64,
+                "queryStringParameters" => 128,
+                "routeKey" => 256,
+                "resource" => 512,
+                "httpMethod" => 1024,
+                _ => 0,
             };
-            if seen & bit != 0 {
-                return None; // serde_json: "duplicate field"
-            }
-            seen |= bit;
-            *slot = match (bit, scanner.peek()?) {
-                (_, b'n') => {
+            if bit == 0 {
+                scanner.skip_value()?;
+            } else {
+                if seen & bit != 0 {
+                    return None; // serde_json: "duplicate field"
+                }
+                seen |= bit;
+                if scanner.peek()? == b'n' {
                     scanner.null()?;
-                    None
+                } else {
+                    match key {
+                        "headers" => {
+                            fields.header = member_named(&mut scanner, names.header, true)?
+                        }
+                        "queryStringParameters" => {
+                            fields.query = member_named(&mut scanner, names.query, false)?;
+                        }
+                        "identitySource" => {
+                            fields.identity = Some(identity_values(&mut scanner, names)?);
+                        }
+                        _ => {
+                            let value = Some(Cow::Borrowed(scanner.string()?));
+                            *match key {
+                                "type" => &mut fields.kind,
+                                "version" => &mut fields.version,
+                                "authorizationToken" => &mut fields.authorization_token,
+                                "methodArn" => &mut fields.method_arn,
+                                "routeArn" => &mut fields.route_arn,
+                                "routeKey" => &mut fields.route_key,
+                                "resource" => &mut fields.resource,
+                                _ => &mut fields.http_method,
+                            } = value;
+                        }
+                    }
                 }
-                (32, b'{') => authorization_header(&mut scanner)?,
-                (64, b'[') => first_identity(&mut scanner)?,
-                (32 | 64, _) => return None,
-                (_, b'"') => Some(Cow::Borrowed(scanner.string()?)),
-                _ => return None,
-            };
+            }
             if scanner.comma_or_end(b'}')? {
                 break;
             }
@@ -172,16 +351,29 @@ fn scan(json: &[u8]) -> Option<Fields<'_>> {
     scanner.at_end().then_some(fields)
 }
 
-/// The `Authorization` header of a `headers` object, found case-insensitively.
-fn authorization_header<'a>(scanner: &mut Scanner<'a>) -> Option<Option<Cow<'a, str>>> {
+/// The string member `name` of an object (`headers`, `queryStringParameters`), found without
+/// case when `any_case`; `None` names no member, and the object's other values are skipped.
+fn member_named<'a>(
+    scanner: &mut Scanner<'a>,
+    name: Option<&str>,
+    any_case: bool,
+) -> Option<Option<Cow<'a, str>>> {
     let mut found = None;
     if scanner.open(b'{')? {
         return Some(None);
     }
     loop {
-        if scanner.key()?.eq_ignore_ascii_case("authorization") {
+        let key = scanner.key()?;
+        let wanted = name.is_some_and(|name| {
+            if any_case {
+                key.eq_ignore_ascii_case(name)
+            } else {
+                key == name
+            }
+        });
+        if wanted {
             if found.is_some() {
-                return None; // two Authorization headers: serde_json's path refuses the event
+                return None; // the same member twice: serde_json's path refuses the event
             }
             found = Some(Cow::Borrowed(scanner.string()?));
         } else {
@@ -193,73 +385,114 @@ fn authorization_header<'a>(scanner: &mut Scanner<'a>) -> Option<Option<Cow<'a, 
     }
 }
 
-/// The first value of an `identitySource` array, which must be a string.
-fn first_identity<'a>(scanner: &mut Scanner<'a>) -> Option<Option<Cow<'a, str>>> {
+/// The values of an `identitySource` array (strings) that the authorizer reads.
+fn identity_values<'a>(scanner: &mut Scanner<'a>, names: &Names<'_>) -> Option<IdentityValues<'a>> {
+    let mut identity = IdentityValues::default();
     if scanner.open(b'[')? {
-        return Some(None);
+        return Some(identity);
     }
-    let first = scanner.string()?;
-    while !scanner.comma_or_end(b']')? {
-        scanner.skip_value()?;
+    for index in 0.. {
+        identity.take(index, Cow::Borrowed(scanner.string()?), names);
+        if scanner.comma_or_end(b']')? {
+            break;
+        }
     }
-    Some(Some(Cow::Borrowed(first)))
+    Some(identity)
 }
 
-/// The one `Authorization` header of a `headers` map, found case-insensitively. `null` headers
-/// (API Gateway sends them for requests without any) count as none.
-struct AuthorizationHeader<'a>(Option<Cow<'a, str>>);
+/// The serde_json path's second pass over an event: the credential's members of `headers` and
+/// `queryStringParameters`, found by name. Every other value is skipped unread, as the scanner
+/// skips it; the first pass has checked the event's shape.
+struct CredentialMembers<'n> {
+    names: &'n Names<'n>,
+}
 
-impl<'de: 'a, 'a> Deserialize<'de> for AuthorizationHeader<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HeadersVisitor;
-        impl<'de> Visitor<'de> for HeadersVisitor {
-            type Value = AuthorizationHeader<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of headers")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(AuthorizationHeader(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut found = None;
-                while let Some(name) = map.next_key::<CowStr<'de>>()? {
-                    if name.0.eq_ignore_ascii_case("authorization") {
-                        if found.is_some() {
-                            return Err(de::Error::custom("two Authorization headers"));
-                        }
-                        found = Some(map.next_value::<CowStr<'de>>()?.0);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
+type Credentials<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+impl<'de> DeserializeSeed<'de> for CredentialMembers<'_> {
+    type Value = Credentials<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CredentialMembers<'_> {
+    type Value = Credentials<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut header, mut query) = (None, None);
+        while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+            match key.as_ref() {
+                "headers" => header = map.next_value_seed(Member::new(self.names.header, true))?,
+                "queryStringParameters" => {
+                    query = map.next_value_seed(Member::new(self.names.query, false))?;
                 }
-                Ok(AuthorizationHeader(found))
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        deserializer.deserialize_any(HeadersVisitor)
+        Ok((header, query))
     }
 }
 
-/// HTTP API's `identitySource`: an array whose first value is the `Authorization` header.
-struct FirstIdentity<'a>(Option<Cow<'a, str>>);
+/// The string member `name` of an object (without case when `any_case`), or of `null`; the same
+/// member twice is an error. `None` names no member.
+struct Member<'n> {
+    name: Option<&'n str>,
+    any_case: bool,
+}
 
-impl<'de: 'a, 'a> Deserialize<'de> for FirstIdentity<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct IdentityVisitor;
-        impl<'de> Visitor<'de> for IdentityVisitor {
-            type Value = FirstIdentity<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of identity values")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(FirstIdentity(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<CowStr<'de>>()?.map(|s| s.0);
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FirstIdentity(first))
+impl<'n> Member<'n> {
+    fn new(name: Option<&'n str>, any_case: bool) -> Self {
+        Member { name, any_case }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Member<'_> {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Member<'_> {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+            let wanted = self.name.is_some_and(|name| {
+                if self.any_case {
+                    key.eq_ignore_ascii_case(name)
+                } else {
+                    key == name
+                }
+            });
+            if wanted {
+                if found.is_some() {
+                    return Err(de::Error::custom("the credential's member twice"));
+                }
+                found = Some(map.next_value::<CowStr<'de>>()?.0);
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
-        deserializer.deserialize_any(IdentityVisitor)
+        Ok(found)
     }
 }
 
@@ -303,13 +536,82 @@ mod tests {
         assert_eq!(parse(none).unwrap().authorization, None);
     }
 
+    /// The default identity source, and `Authorization` plus the route key.
+    fn default_names() -> Names<'static> {
+        Names {
+            header: Some("Authorization"),
+            query: None,
+            credential: 0,
+            route_key: None,
+        }
+    }
+
+    fn identity(value: &str) -> IdentitySource {
+        IdentitySource::parse(value).unwrap()
+    }
+
     #[test]
-    fn http_api_falls_back_to_the_identity_source() {
-        let event = br#"{"version":"2.0","type":"REQUEST","routeArn":"arn","identitySource":["Bearer t","x"],"headers":{"host":"h"}}"#;
+    fn http_api_verifies_the_credential_that_api_gateway_caches_on() {
+        // The cache key is `X-Token`: a different `Authorization` header must not be what is verified.
+        let event = br#"{"version":"2.0","type":"REQUEST","routeArn":"arn","routeKey":"GET /pets","identitySource":["Bearer cached"],"headers":{"authorization":"Bearer other","x-token":"Bearer cached"}}"#;
+        let x_token = identity("$request.header.X-Token");
+        assert_eq!(
+            parse_with(event, &x_token)
+                .unwrap()
+                .authorization
+                .as_deref(),
+            Some("Bearer cached")
+        );
         assert_eq!(
             parse(event).unwrap().authorization.as_deref(),
-            Some("Bearer t")
+            Some("Bearer cached")
         );
+        // Without identity source values (no cache), the configured header is read.
+        let uncached = br#"{"version":"2.0","routeArn":"arn","headers":{"x-token":"Bearer t","authorization":"Bearer a"}}"#;
+        let event = parse_with(uncached, &x_token).unwrap();
+        assert_eq!(
+            (event.authorization.as_deref(), event.cached_per_route),
+            (Some("Bearer t"), true)
+        );
+    }
+
+    #[test]
+    fn http_api_identity_values_must_match_the_configured_identity_source() {
+        let with_route = identity("$request.header.Authorization,$context.routeKey");
+        let event = br#"{"version":"2.0","routeArn":"arn","routeKey":"GET /pets/{petId}","identitySource":["Bearer t","GET /pets/{petId}"]}"#;
+        let parsed = parse_with(event, &with_route).unwrap();
+        assert_eq!(parsed.authorization.as_deref(), Some("Bearer t"));
+        assert!(parsed.cached_per_route);
+        assert_eq!(parsed.route(), Some(("GET", "/pets/{petId}")));
+        // Two values where one is configured, or a route value that is not the route key.
+        assert_eq!(parse(event), Err(Reject::UnsafeCacheKey));
+        let spoofed = br#"{"version":"2.0","routeArn":"arn","routeKey":"POST /pets","identitySource":["Bearer t","GET /pets"]}"#;
+        assert_eq!(
+            parse_with(spoofed, &with_route),
+            Err(Reject::UnsafeCacheKey)
+        );
+        // The token alone: cached for every route.
+        let token_only = br#"{"version":"2.0","routeArn":"arn","routeKey":"$default","identitySource":["Bearer t"]}"#;
+        let parsed = parse(token_only).unwrap();
+        assert!(!parsed.cached_per_route);
+        assert_eq!(parsed.route(), Some(("$default", "")));
+    }
+
+    #[test]
+    fn request_events_name_their_route_template_and_credential() {
+        let request = parse(REQUEST_EVENT).unwrap();
+        assert_eq!(request.route(), Some(("GET", "/pets/{petId}")));
+        let event = br#"{"type":"REQUEST","methodArn":"arn","httpMethod":"GET","resource":"/{proxy+}","headers":{"Authorization":"Bearer h"},"queryStringParameters":{"Token":"x","token":"Bearer q"}}"#;
+        let query = identity("method.request.querystring.token");
+        assert_eq!(
+            parse_with(event, &query).unwrap().authorization.as_deref(),
+            Some("Bearer q")
+        );
+        assert_eq!(
+            parse(event).unwrap().authorization.as_deref(),
+            Some("Bearer h")
+        );
+        assert_eq!(parse(TOKEN_EVENT).unwrap().route(), None);
     }
 
     #[test]
@@ -337,8 +639,9 @@ mod tests {
     #[test]
     fn the_sample_events_take_the_fast_path() {
         for event in [TOKEN_EVENT, REQUEST_EVENT, HTTP_V2_EVENT] {
-            let fields = scan(event).expect("the scanner reads it");
-            assert_eq!(Ok(&fields), Fields::with_serde(event).as_ref());
+            let names = default_names();
+            let fields = scan(event, &names).expect("the scanner reads it");
+            assert_eq!(Ok(&fields), Fields::with_serde(event, &names).as_ref());
         }
     }
 
@@ -358,7 +661,12 @@ mod tests {
             br#"["TOKEN",null,"Bearer t","a",null,null,null]"#,
             b"{\"type\":\"TOKEN\",\"methodArn\":\"a\tb\"}",
         ] {
-            assert_eq!(scan(event), None, "{}", String::from_utf8_lossy(event));
+            assert_eq!(
+                scan(event, &default_names()),
+                None,
+                "{}",
+                String::from_utf8_lossy(event)
+            );
         }
         // ...which reads some of them after all.
         let escaped = parse(br#"{"type":"TOK\u0045N","methodArn":"a\/b"}"#).unwrap();
@@ -366,8 +674,10 @@ mod tests {
             (escaped.kind, escaped.arn.as_ref()),
             (EventKind::Token, "a/b")
         );
-        let array = parse(br#"["TOKEN",null,"Bearer t","a",null,null,null]"#).unwrap();
-        assert_eq!(array.authorization.as_deref(), Some("Bearer t"));
+        // serde reads a struct from an array too; an event is an object.
+        let array =
+            br#"["TOKEN",null,"Bearer t","a",null,null,null,null,null,null,null,null,null]"#;
+        assert_eq!(parse(array), Err(Reject::BadEvent));
     }
 
     #[test]
@@ -375,27 +685,37 @@ mod tests {
         let event = r#" { "x" : [ {}, [], [[ ]], {"a":{"b":[1,-2.5e+3,0,true,false,null]}}, "s\"\\\/\b\f\n\r\t\u00e9", "é" ] ,
             "type":"TOKEN", "y":{ }, "methodArn" : "a" , "z":-0.0E1 } "#
             .as_bytes();
-        let fields = scan(event).expect("the scanner reads it");
+        let names = default_names();
+        let fields = scan(event, &names).expect("the scanner reads it");
         assert_eq!(fields.kind.as_deref(), Some("TOKEN"));
-        assert_eq!(Ok(fields), Fields::with_serde(event));
+        assert_eq!(Ok(fields), Fields::with_serde(event, &names));
     }
 
     mod agree_with_serde_json {
         use super::super::*;
-        use super::{HTTP_V2_EVENT, REQUEST_EVENT, TOKEN_EVENT};
+        use super::{HTTP_V2_EVENT, REQUEST_EVENT, TOKEN_EVENT, default_names};
         use crate::json::arbitrary::{damage, object, text, value};
         use proptest::prelude::*;
         use serde_json::Value;
 
         /// What the scanner says must be what serde_json says.
         fn check(event: &[u8]) -> Result<(), TestCaseError> {
-            if let Some(fields) = scan(event) {
-                prop_assert_eq!(
-                    Ok(fields),
-                    Fields::with_serde(event),
-                    "{}",
-                    String::from_utf8_lossy(event)
-                );
+            // The default identity source, and a query parameter with the route key second.
+            let query = Names {
+                header: None,
+                query: Some("token"),
+                credential: 0,
+                route_key: Some(1),
+            };
+            for names in [default_names(), query] {
+                if let Some(fields) = scan(event, &names) {
+                    prop_assert_eq!(
+                        Ok(fields),
+                        Fields::with_serde(event, &names),
+                        "{}",
+                        String::from_utf8_lossy(event)
+                    );
+                }
             }
             Ok(())
         }
@@ -413,6 +733,12 @@ mod tests {
             "routeArn",
             "headers",
             "identitySource",
+            "queryStringParameters",
+            "routeKey",
+            "resource",
+            "httpMethod",
+            "token",
+            "GET /pets",
             "Authorization",
             "authorization",
             "AUTHORIZATION",
@@ -423,9 +749,12 @@ mod tests {
             let (text, value) = (text(COMMON), value(COMMON));
             let headers =
                 prop::collection::vec((text.clone(), value.clone()), 0..4).prop_map(|m| object(&m));
+            let identity = prop::collection::vec(text.clone(), 0..4).prop_map(Value::from);
             let member = prop_oneof![
                 (text.clone(), value).prop_map(|(n, v)| format!("{}:{v}", Value::from(n))),
-                headers.prop_map(|h| format!(r#""headers":{h}"#)),
+                headers.clone().prop_map(|h| format!(r#""headers":{h}"#)),
+                headers.prop_map(|h| format!(r#""queryStringParameters":{h}"#)),
+                identity.prop_map(|i| format!(r#""identitySource":{i}"#)),
                 (text.clone(), text).prop_map(|(n, v)| format!(
                     "{}:{}",
                     Value::from(n),

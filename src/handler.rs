@@ -223,19 +223,35 @@ impl Authorizer {
     /// Authorizes one event at time `now` (seconds since the epoch), without logging.
     pub async fn authorize_at(&self, event: &[u8], now: u64, out: &mut Vec<u8>) -> Decision {
         let mut decision = Decision::new();
-        let event = match events::parse(event) {
+        let event = match events::parse_with(event, &self.config.identity_source) {
             Ok(event) => event,
             Err(reject) => {
+                if reject == Reject::UnsafeCacheKey {
+                    explain_unsafe_cache_key(&self.config, "identity");
+                }
                 decision.reject = Some(reject);
                 return decision;
             }
         };
         decision.event = Some(event.kind);
+        let simple = event.kind == EventKind::HttpV2
+            && self.config.http_api_response == HttpApiResponse::Simple;
         let arn = MethodArn::parse(&event.arn);
         let verified = match arn {
+            // A simple response is a yes or no for this route alone: under route rules API
+            // Gateway may only cache it per route.
+            Some(_) if simple && !self.config.route_rules.is_empty() && !event.cached_per_route => {
+                explain_unsafe_cache_key(&self.config, "simple");
+                Err(Reject::UnsafeCacheKey)
+            }
             Some(arn) => {
-                self.verify(event.authorization.as_deref(), arn, now, out, &mut decision)
-                    .await
+                let call = Call {
+                    authorization: event.authorization.as_deref(),
+                    arn,
+                    route: event.route(),
+                    simple,
+                };
+                self.verify(call, now, out, &mut decision).await
             }
             None => Err(Reject::BadEvent),
         };
@@ -245,9 +261,7 @@ impl Authorizer {
                 decision.reject = Some(reject);
                 decision.outcome = match (self.config.reject_mode, arn) {
                     (RejectMode::Deny, Some(arn)) => {
-                        if event.kind == EventKind::HttpV2
-                            && self.config.http_api_response == HttpApiResponse::Simple
-                        {
+                        if simple {
                             policy::write_simple(out, false, None);
                         } else {
                             policy::write_deny_all(out, arn);
@@ -267,15 +281,14 @@ impl Authorizer {
     /// the refreshes (rare) are boxed for the same reason.
     async fn verify(
         &self,
-        authorization: Option<&str>,
-        arn: MethodArn<'_>,
+        call: Call<'_>,
         now: u64,
         out: &mut Vec<u8>,
         decision: &mut Decision,
     ) -> Result<Outcome, Reject> {
         let mut refreshed = Refreshed::default();
         loop {
-            match self.verify_now(authorization, arn, now, out, decision, refreshed) {
+            match self.verify_now(call, now, out, decision, refreshed) {
                 Ok(outcome) => return Ok(outcome),
                 Err(Step::Reject(reject)) => return Err(reject),
                 Err(Step::Wait(Wait::Stale(issuer))) => {
@@ -293,14 +306,13 @@ impl Authorizer {
     /// One synchronous pass over the token: the answer, or the refresh it must wait for first.
     fn verify_now(
         &self,
-        authorization: Option<&str>,
-        arn: MethodArn<'_>,
+        call: Call<'_>,
         now: u64,
         out: &mut Vec<u8>,
         decision: &mut Decision,
         refreshed: Refreshed,
     ) -> Result<Outcome, Step> {
-        let raw = token::bearer_token(authorization.ok_or(Reject::MissingToken)?)?;
+        let raw = token::bearer_token(call.authorization.ok_or(Reject::MissingToken)?)?;
         if raw.len() > self.config.max_token_bytes {
             return Err(Reject::TokenTooLarge.into());
         }
@@ -354,6 +366,8 @@ impl Authorizer {
         decision.cache_hit = cache_hit;
 
         claims::validate(&claims, &issuer.rules, now)?;
+        let scopes = claims.scopes(&self.rules)?;
+        let usage_identifier = claims.usage_identifier(&self.rules)?;
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
@@ -369,16 +383,16 @@ impl Authorizer {
         let captured = &captured[..self.rules.captured.len()];
         let grant = Grant {
             principal,
-            arn,
+            arn: call.arn,
+            route: call.route,
             issuer: &issuer.name,
-            scope: claims.scope.as_deref(),
+            scope: scopes.as_ref(),
+            usage_identifier: usage_identifier.as_deref(),
             context: &captured[..self.config.context_claims.len()],
             claims: captured,
         };
         let denied = grant.denies_called_route(&self.config.route_rules);
-        if decision.event == Some(EventKind::HttpV2)
-            && self.config.http_api_response == HttpApiResponse::Simple
-        {
+        if call.simple {
             policy::write_simple(out, !denied, Some(&grant));
         } else {
             policy::write_policy(
@@ -399,6 +413,36 @@ impl Authorizer {
             Outcome::Allow
         })
     }
+}
+
+/// What a verification needs of the event.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    /// The credential, `Bearer <token>`.
+    authorization: Option<&'a str>,
+    /// The ARN that was called.
+    arn: MethodArn<'a>,
+    /// The route template that was called, when the event names it.
+    route: Option<(&'a str, &'a str)>,
+    /// The answer is an HTTP API simple response.
+    simple: bool,
+}
+
+/// Logs, once per process, why answers are refused as `unsafe_cache_key`: a configuration
+/// problem that every request would otherwise repeat.
+fn explain_unsafe_cache_key(config: &Config, why: &'static str) {
+    static EXPLAINED: std::sync::Once = std::sync::Once::new();
+    EXPLAINED.call_once(|| match why {
+        "simple" => tracing::error!(
+            "refusing HTTP API events (unsafe_cache_key): {}",
+            crate::config::SIMPLE_NEEDS_ROUTE_KEY
+        ),
+        _ => tracing::error!(
+            identity_source = %config.identity_source,
+            "refusing HTTP API events (unsafe_cache_key): their identitySource values do not match \
+             IDENTITY_SOURCE; set it to the authorizer's identity sources, in their order"
+        ),
+    });
 }
 
 /// The refreshes a verification already waited for, so that a pass never asks for one twice.

@@ -20,6 +20,7 @@ mod config;
 pub mod events;
 mod fetcher;
 mod handler;
+mod identity;
 pub mod issuer;
 mod json;
 mod keyset;
@@ -40,6 +41,7 @@ pub use config::{
 pub use events::EventKind;
 pub use fetcher::{ClientError, FetchError, Fetcher};
 pub use handler::{Authorizer, Decision, Outcome, TrustedIssuer};
+pub use identity::{IdentitySource, Source};
 pub use keyset::{KeySet, VerifyingKey};
 pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};
 pub use refresher::{Attempt, KeyStore, Schedule, Trigger};

@@ -6,6 +6,7 @@
 //! an explicit Deny for every configured route the token lacks scopes for: the cached policy is
 //! then right for every route, not only the one that happened to be called first.
 
+use crate::claims::Scopes;
 use crate::json::CowStr;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -29,6 +30,8 @@ pub struct RouteRule {
     pub method: String,
     /// The resource path without its leading `/`, path parameters turned into `*`.
     pub path: String,
+    /// The resource path without its leading `/`, as written (`pets/{petId}`).
+    pub template: String,
     /// The names of the issuers whose tokens the rule applies to; empty: every issuer's.
     pub issuers: Vec<String>,
     /// Every one of these scopes is needed.
@@ -79,6 +82,7 @@ impl RouteRule {
         if !path.starts_with('/') || path.contains(char::is_whitespace) {
             return Err("the path must start with `/`".into());
         }
+        let template = path[1..].to_owned();
         let path = path[1..]
             .split('/')
             .map(|segment| {
@@ -104,6 +108,7 @@ impl RouteRule {
         Ok(RouteRule {
             method,
             path,
+            template,
             issuers,
             scopes,
             claims,
@@ -116,11 +121,10 @@ impl RouteRule {
         if !self.issuers.is_empty() && !self.issuers.iter().any(|i| i == grant.issuer) {
             return true;
         }
-        let granted = grant.scope.unwrap_or("");
         let has_scopes = self
             .scopes
             .iter()
-            .all(|needed| granted.split(' ').any(|s| s == needed));
+            .all(|needed| grant.scope.is_some_and(|s| s.contains(needed)));
         has_scopes
             && self.claims.iter().all(|(name, values)| {
                 let claim = grant
@@ -138,6 +142,76 @@ impl RouteRule {
     pub fn covers(&self, method: &str, path: &str) -> bool {
         wildcard_match(&self.method, method) && wildcard_match(&self.path, path)
     }
+
+    /// Whether this rule covers a call of `arn` through the route template `(method, path)` that
+    /// the event names (`("GET", "/pets/{petId}")`, `("ANY", "/{proxy+}")`, `("$default", "")`).
+    ///
+    /// A template is what API Gateway matched, so a rule on it holds whatever trailing slash, case
+    /// or encoding the request used. A greedy route (`{proxy+}`, `ANY`'s method, `$default`)
+    /// passes those variants to the backend, which may read `/Admin/` as `/admin`: there the
+    /// called path is compared after decoding `%xx`, dropping empty segments and ignoring case,
+    /// so that a variant is denied whenever the path it may stand for is.
+    pub fn covers_route(&self, arn: MethodArn<'_>, (method, path): (&str, &str)) -> bool {
+        if !wildcard_match(&self.method, arn.method) {
+            return false;
+        }
+        let greedy = method == "$default" || path.split('/').any(is_greedy);
+        if greedy {
+            let called = normalized_path(arn.path);
+            return wildcard_match(&self.path.to_ascii_lowercase(), &called);
+        }
+        let mut route = path.strip_prefix('/').unwrap_or(path).split('/');
+        let mut rule = self.template.split('/');
+        loop {
+            match (route.next(), rule.next()) {
+                (None, None) => return true,
+                (Some(r), Some(t)) if r == t || (is_parameter(r) && is_parameter(t)) => {}
+                (_, Some(t)) if is_greedy(t) => return true,
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// `{name}`: one path segment.
+fn is_parameter(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}') && !is_greedy(segment)
+}
+
+/// `{name+}`: the rest of the path.
+fn is_greedy(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with("+}")
+}
+
+/// A method ARN's path as a backend may read it: `%xx` decoded, empty segments (a trailing or
+/// doubled `/`) dropped, ASCII letters in lower case.
+fn normalized_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, ..) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded)
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+        .to_ascii_lowercase()
 }
 
 /// Whether a claim holds `value`: a string equal to it or with it among its space-separated words
@@ -259,10 +333,15 @@ pub struct Grant<'a> {
     pub principal: &'a str,
     /// The ARN that was called.
     pub arn: MethodArn<'a>,
+    /// The route template that was called, when the event names it (see
+    /// [`RouteRule::covers_route`]).
+    pub route: Option<(&'a str, &'a str)>,
     /// The name of the token's issuer.
     pub issuer: &'a str,
-    /// The token's `scope` claim.
-    pub scope: Option<&'a str>,
+    /// The token's scopes (`SCOPE_CLAIMS`).
+    pub scope: Option<&'a Scopes<'a>>,
+    /// The `USAGE_IDENTIFIER_CLAIM` value, answered as `usageIdentifierKey`.
+    pub usage_identifier: Option<&'a str>,
     /// Configured claims for the context, by name; `None` where the token lacks the claim.
     pub context: &'a [(&'a str, Option<&'a RawValue>)],
     /// Every claim kept from the token (the context's first), by name, for route rules.
@@ -274,7 +353,15 @@ impl Grant<'_> {
     pub fn denies_called_route(&self, rules: &[RouteRule]) -> bool {
         rules
             .iter()
-            .any(|r| r.covers(self.arn.method, self.arn.path) && !r.is_satisfied_by(self))
+            .any(|r| self.rule_covers_call(r) && !r.is_satisfied_by(self))
+    }
+
+    /// Whether a rule covers the call: by the called ARN, or by the route template the event names.
+    fn rule_covers_call(&self, rule: &RouteRule) -> bool {
+        rule.covers(self.arn.method, self.arn.path)
+            || self
+                .route
+                .is_some_and(|route| rule.covers_route(self.arn, route))
     }
 }
 
@@ -295,6 +382,10 @@ pub fn write_policy(out: &mut Vec<u8>, grant: &Grant<'_>, mode: ResourceMode, ru
     denied.write(out);
     out.extend_from_slice(br#"]},"context":"#);
     write_context(out, grant);
+    if let Some(key) = grant.usage_identifier {
+        out.extend_from_slice(br#","usageIdentifierKey":"#);
+        write_str(out, key);
+    }
     out.push(b'}');
 }
 
@@ -353,16 +444,24 @@ impl DeniedRoutes<'_> {
     }
 
     /// Writes `,{...Deny...}` listing the denied routes, or nothing when no route is denied.
+    /// A call denied through its route template (a variant of a rule's path on a greedy route)
+    /// that no rule's ARN pattern matches is denied by its own ARN too.
     fn write(&self, out: &mut Vec<u8>) {
         let mut denied = self.iter().peekable();
         if denied.peek().is_none() {
             return;
         }
+        let arn = self.grant.arn;
+        let call_denied_by_template = self.iter().any(|r| self.grant.rule_covers_call(r))
+            && !self.iter().any(|r| r.covers(arn.method, arn.path));
         out.push(b',');
         out.extend_from_slice(STATEMENT_DENY);
         out.push(b'[');
+        if call_denied_by_template {
+            write_str(out, arn.full);
+        }
         for (i, rule) in denied.enumerate() {
-            if i > 0 {
+            if i > 0 || call_denied_by_template {
                 out.push(b',');
             }
             out.push(b'"');
@@ -394,9 +493,26 @@ fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
         write_str(out, name);
         out.push(b':');
     };
-    if let Some(scope) = grant.scope {
-        key(out, "scope");
-        write_str(out, scope);
+    match grant.scope {
+        Some(Scopes::Words(words)) => {
+            key(out, "scope");
+            write_str(out, words);
+        }
+        // An array of scopes reaches the backend as the same space-separated string.
+        Some(list @ Scopes::List(_)) => {
+            key(out, "scope");
+            out.push(b'"');
+            let mut first = true;
+            list.each(|scope| {
+                if !std::mem::take(&mut first) {
+                    out.push(b' ');
+                }
+                write_str_contents(out, scope);
+                true
+            });
+            out.push(b'"');
+        }
+        None => {}
     }
     for (name, value) in grant.context {
         let Some(value) = value else { continue };

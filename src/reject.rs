@@ -19,6 +19,11 @@ pub enum Reject {
     TokenTooLarge,
     /// Not `Bearer <compact JWS>`: wrong scheme, wrong segment count, bad base64url or bad JSON.
     Malformed,
+    /// API Gateway would cache the answer under a key that does not hold what the answer depends
+    /// on: an HTTP API event's `identitySource` values do not match `IDENTITY_SOURCE`, or a simple
+    /// response under route rules would be cached without the route key. A configuration problem,
+    /// refused before the token is read.
+    UnsafeCacheKey,
 
     // Header.
     /// `alg` is not in the allow-list (this includes `none` and every HMAC algorithm).
@@ -59,15 +64,18 @@ pub enum Reject {
     /// No `aud` value is one of the issuer's audiences (Cognito: `client_id` or `aud` is not one
     /// of the app client ids).
     BadAudience,
+    /// `USAGE_IDENTIFIER_CLAIM` is set and the token lacks that claim (or it is not a string).
+    MissingUsageIdentifier,
 }
 
 impl Reject {
     /// Every reason, for registering metrics and for exhaustive tests.
-    pub const ALL: [Reject; 18] = [
+    pub const ALL: [Reject; 20] = [
         Reject::BadEvent,
         Reject::MissingToken,
         Reject::TokenTooLarge,
         Reject::Malformed,
+        Reject::UnsafeCacheKey,
         Reject::AlgNotAllowed,
         Reject::MissingKid,
         Reject::UnsupportedCrit,
@@ -82,6 +90,7 @@ impl Reject {
         Reject::NotYetValid,
         Reject::WrongTokenUse,
         Reject::BadAudience,
+        Reject::MissingUsageIdentifier,
     ];
 
     /// The stable snake_case label used in logs and metrics.
@@ -91,6 +100,7 @@ impl Reject {
             Reject::MissingToken => "missing_token",
             Reject::TokenTooLarge => "token_too_large",
             Reject::Malformed => "malformed",
+            Reject::UnsafeCacheKey => "unsafe_cache_key",
             Reject::AlgNotAllowed => "alg_not_allowed",
             Reject::MissingKid => "missing_kid",
             Reject::UnsupportedCrit => "unsupported_crit",
@@ -105,6 +115,7 @@ impl Reject {
             Reject::NotYetValid => "not_yet_valid",
             Reject::WrongTokenUse => "wrong_token_use",
             Reject::BadAudience => "bad_audience",
+            Reject::MissingUsageIdentifier => "missing_usage_identifier",
         }
     }
 }

@@ -54,7 +54,6 @@ fn read<'a>(
     match field {
         Field::Iss => claims.iss = Some(string()?),
         Field::Sub => claims.sub = Some(string()?),
-        Field::Scope => claims.scope = Some(string()?),
         Field::ClientId => claims.client_id = Some(string()?),
         Field::TokenUse => claims.token_use = Some(string()?),
         // serde_json reads an integer as a u64 and f64's visitor converts it with `as`.
@@ -96,6 +95,8 @@ mod tests {
         Rules {
             audiences: vec![("api".to_owned(), 0b01), ("client".to_owned(), 0b10)],
             captured: vec!["email".to_owned(), "scope".to_owned()],
+            scope_slots: vec![1],
+            usage_slot: None,
         }
     }
 
@@ -135,8 +136,10 @@ mod tests {
             Some(r#""openid read:pets""#)
         );
         assert!(matches!(
-            claims.scope,
-            Some(Cow::Borrowed("openid read:pets"))
+            claims.scopes(&rules()),
+            Ok(Some(super::super::Scopes::Words(Cow::Borrowed(
+                "openid read:pets"
+            ))))
         ));
         let cognito = scan(COGNITO_ACCESS, &rules()).unwrap();
         assert_eq!(cognito.token_use.as_deref(), Some("access"));

@@ -66,8 +66,8 @@ fn a_typical_auth0_access_token_is_valid_and_borrowed() {
     assert_eq!(check_with(&config, &json), Ok(0));
     assert!(matches!(claims.sub, Some(Cow::Borrowed("auth0|1"))));
     assert!(matches!(
-        claims.scope,
-        Some(Cow::Borrowed("openid read:pets"))
+        claims.scopes(&rules),
+        Ok(Some(Scopes::Words(Cow::Borrowed("openid read:pets"))))
     ));
     assert_eq!(claims.captured[0].map(RawValue::get), Some(r#""a@b.c""#));
     assert_eq!(claims.captured[1].map(RawValue::get), Some(r#""auth0|1""#));

@@ -5,6 +5,7 @@ mod file;
 
 use crate::algorithm::Algorithm;
 use crate::claims::{MAX_CAPTURED_CLAIMS, is_registered_claim};
+use crate::identity::IdentitySource;
 use crate::policy::{ResourceMode, RouteRule};
 use reqwest::Url;
 use std::fmt;
@@ -120,6 +121,12 @@ pub struct Config {
     pub http_api_response: HttpApiResponse,
     /// `VERIFIED_TOKEN_CACHE_SIZE`: how many verified tokens to remember (0: off).
     pub verified_token_cache_size: usize,
+    /// `IDENTITY_SOURCE`: the authorizer's identity sources in API Gateway.
+    pub identity_source: IdentitySource,
+    /// `SCOPE_CLAIMS`: the claims read as scopes, the first present one wins.
+    pub scope_claims: Vec<String>,
+    /// `USAGE_IDENTIFIER_CLAIM`: the claim answered as `usageIdentifierKey`.
+    pub usage_identifier_claim: Option<String>,
 }
 
 /// Every variable the authorizer reads, with its default and meaning; printed by `--help`.
@@ -228,7 +235,22 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "HTTP_API_RESPONSE",
         "simple",
-        "HTTP API (payload 2.0) answers: simple ({isAuthorized, context}) or policy",
+        "HTTP API (payload 2.0) answers: simple ({isAuthorized, context}) or policy. With route rules, simple needs $context.routeKey in IDENTITY_SOURCE",
+    ),
+    (
+        "IDENTITY_SOURCE",
+        "$request.header.Authorization",
+        "The authorizer's identity sources as set in API Gateway, comma-separated; the first header or query parameter holds the token",
+    ),
+    (
+        "SCOPE_CLAIMS",
+        "scope,scp",
+        "Claims read as scopes, comma-separated, the first present wins (Auth0 RBAC: permissions); a space-separated string or an array",
+    ),
+    (
+        "USAGE_IDENTIFIER_CLAIM",
+        "(none)",
+        "Claim answered as usageIdentifierKey, for REST usage plans (API key source AUTHORIZER); tokens without it are refused",
     ),
 ];
 
@@ -359,6 +381,33 @@ impl Config {
         let verified_token_cache_size = vars.parse("VERIFIED_TOKEN_CACHE_SIZE", 10_000, |v| {
             parse_bounded(v, 0, 1_000_000)
         });
+        let identity_source = vars.parse(
+            "IDENTITY_SOURCE",
+            IdentitySource::default(),
+            IdentitySource::parse,
+        );
+        // A simple response is a yes or no for the called route: under route rules, API Gateway
+        // may only cache it per route. Refused here when chosen explicitly; the default is
+        // refused per HTTP API event instead (`unsafe_cache_key`), so that REST-only deployments
+        // with route rules need not set it.
+        if vars.get("HTTP_API_RESPONSE").is_some()
+            && http_api_response == HttpApiResponse::Simple
+            && !route_rules.is_empty()
+            && identity_source.route_key_index().is_none()
+        {
+            vars.problem("HTTP_API_RESPONSE", SIMPLE_NEEDS_ROUTE_KEY.to_owned());
+        }
+        let scope_claims = vars.parse("SCOPE_CLAIMS", vec!["scope".into(), "scp".into()], |v| {
+            let claims = split_list(v, ',');
+            if claims.is_empty() {
+                Err("name at least one claim, as in `scope,scp`".to_owned())
+            } else {
+                Ok(claims)
+            }
+        });
+        let usage_identifier_claim = vars
+            .get("USAGE_IDENTIFIER_CLAIM")
+            .map(|c| c.trim().to_owned());
 
         let config = Config {
             issuers,
@@ -373,13 +422,16 @@ impl Config {
             reject_mode,
             http_api_response,
             verified_token_cache_size,
+            identity_source,
+            scope_claims,
+            usage_identifier_claim,
         };
         if config.captured_claims().len() > MAX_CAPTURED_CLAIMS {
             vars.problem(
                 "CONTEXT_CLAIMS",
                 format!(
-                    "context claims, route rule claims and required claims name more than \
-                     {MAX_CAPTURED_CLAIMS} distinct claims"
+                    "context claims, route rule claims, required claims, scope claims and the \
+                     usage identifier claim name more than {MAX_CAPTURED_CLAIMS} distinct claims"
                 ),
             );
         }
@@ -395,8 +447,8 @@ impl Config {
     }
 
     /// The claims the authorizer keeps from a token's payload besides the registered ones it
-    /// always reads: the context claims first (in their order), then those that route rules and
-    /// required claims name.
+    /// always reads: the context claims first (in their order), then those that route rules,
+    /// required claims, scope claims and the usage identifier claim name.
     pub fn captured_claims(&self) -> Vec<String> {
         let mut claims = self.context_claims.clone();
         let named = self
@@ -404,6 +456,8 @@ impl Config {
             .iter()
             .flat_map(|r| r.claims.iter().map(|(name, _)| name))
             .chain(self.issuers.iter().flat_map(|i| &i.required_claims))
+            .chain(&self.scope_claims)
+            .chain(&self.usage_identifier_claim)
             .filter(|name| !is_registered_claim(name));
         for name in named {
             if !claims.contains(name) {
@@ -413,6 +467,12 @@ impl Config {
         claims
     }
 }
+
+/// Why simple responses and route rules need the route key in the identity source.
+pub(crate) const SIMPLE_NEEDS_ROUTE_KEY: &str = "simple responses are cached per identity source, \
+     and route rules make the answer differ per route: set HTTP_API_RESPONSE=policy (and turn \
+     simple responses off on the authorizer), or add $context.routeKey to the authorizer's \
+     identity source and to IDENTITY_SOURCE";
 
 /// The issuer variables of the three-variable set-up; `CONFIG_FILE` replaces them.
 const ENV_ISSUER_VARIABLES: [&str; 6] = [
@@ -1092,7 +1152,7 @@ mod tests {
             c.route_rules[1].claims,
             [("cognito:groups".to_owned(), vec!["admins".to_owned()])]
         );
-        assert_eq!(c.captured_claims(), ["cognito:groups"]);
+        assert_eq!(c.captured_claims(), ["cognito:groups", "scope", "scp"]);
 
         let (_dir, json) = file(
             "issuers.json",

@@ -404,6 +404,7 @@ fn print_banner(
             let token = dev_issuer::mint(key, &spec)?;
             let pets = format!("{base}/pets");
             // What the printed token gets on each route under the configured scope rules.
+            let scopes = crate::claims::Scopes::Words(spec.scope.as_str().into());
             let expect = |method: &str, path: &str, ok: &'static str| {
                 let grant = crate::policy::Grant {
                     principal: &spec.subject,
@@ -414,8 +415,10 @@ fn print_banner(
                         method,
                         path,
                     },
+                    route: None,
                     issuer: authorizer.issuers()[0].name(),
-                    scope: Some(&spec.scope),
+                    scope: Some(&scopes),
+                    usage_identifier: None,
                     context: &[],
                     claims: &[],
                 };

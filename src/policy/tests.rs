@@ -8,13 +8,20 @@ fn rules(spec: &[&str]) -> Vec<RouteRule> {
     spec.iter().map(|r| RouteRule::parse(r).unwrap()).collect()
 }
 
+/// Space-separated scopes, as a grant holds them (leaked: tests only).
+fn words(scope: &str) -> &'static Scopes<'static> {
+    Box::leak(Box::new(Scopes::Words(scope.to_owned().into())))
+}
+
 /// A grant of `scope` by issuer `users`, with the claims kept for route rules.
 fn grant<'a>(scope: Option<&'a str>, claims: &'a [(&'a str, Option<&'a RawValue>)]) -> Grant<'a> {
     Grant {
         principal: "auth0|alice",
         arn: MethodArn::parse(ARN).unwrap(),
+        route: None,
         issuer: "users",
-        scope,
+        scope: scope.map(words),
+        usage_identifier: None,
         context: &[],
         claims,
     }
@@ -326,7 +333,7 @@ proptest! {
         let context = [(name.as_str(), Some(claim_raw)), ("obj", Some(object_raw))];
         let grant = Grant {
             principal: &principal,
-            scope: Some(&scope),
+            scope: Some(words(&scope)),
             context: &context,
             arn,
             ..grant(None, &[])
@@ -357,7 +364,7 @@ fn answers_are_written_compactly_in_a_fixed_order() {
     let rules = rules(&["POST /pets=write:pets", "DELETE /pets/{id}=admin"]);
     let email: &RawValue = serde_json::from_str(r#""a@b.c""#).unwrap();
     let grant = Grant {
-        scope: Some("read:pets"),
+        scope: Some(words("read:pets")),
         context: &[("email", Some(email))],
         ..grant(None, &[])
     };
