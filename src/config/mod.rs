@@ -197,6 +197,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "After a fetch that did not find a kid, unknown kids cause no fetch for this long",
     ),
     (
+        "VERIFIED_TOKEN_CACHE_SIZE",
+        "10000",
+        "How many verified tokens to remember, so a token seen again skips the signature check (0: off)",
+    ),
+    (
         "JWKS_TIMEOUT_MS",
         "3000",
         "Whole JWKS / discovery request time limit",

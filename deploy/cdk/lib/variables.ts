@@ -1,0 +1,196 @@
+import { Duration } from 'aws-cdk-lib';
+
+/**
+ * How one construct property becomes one environment variable of the authorizer.
+ *
+ * `T` is the property's TypeScript type; `encode` writes it the way the authorizer's
+ * configuration reader (src/config/mod.rs) parses the variable.
+ */
+export interface VariableBinding<T> {
+  /** The environment variable, exactly as the authorizer reads it. */
+  readonly variable: string;
+  /** The property's type as the README's table shows it. */
+  readonly type: string;
+  /** The variable's value for a property value. */
+  encode(value: T): string;
+}
+
+/** Algorithms the authorizer can verify (`ALLOWED_ALGORITHMS`); HMAC and `none` never are. */
+export type JwtAlgorithm =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'EdDSA';
+
+/**
+ * Routes that need scopes: `{ 'POST /pets': ['write:pets'], 'DELETE /pets/{petId}': ['admin'] }`.
+ * Every listed scope is needed; `{param}` segments match any value, `ANY` any method.
+ */
+export type RouteScopes = Readonly<Record<string, readonly string[]>>;
+
+const text = (variable: string): VariableBinding<string> => ({
+  variable,
+  type: 'string',
+  encode: (value) => value,
+});
+
+const list = <T extends string = string>(variable: string, type = 'string[]'): VariableBinding<readonly T[]> => ({
+  variable,
+  type,
+  encode: (values) => {
+    if (values.some((v) => v.includes(',') || v.trim() !== v || v === '')) {
+      throw new Error(`${variable}: each value must be non-empty, without commas or surrounding spaces`);
+    }
+    return values.join(',');
+  },
+});
+
+const oneOf = <T extends string>(variable: string, ...allowed: T[]): VariableBinding<T> => ({
+  variable,
+  type: allowed.map((a) => `'${a}'`).join(' | '),
+  encode: (value) => {
+    if (!allowed.includes(value)) {
+      throw new Error(`${variable}: '${value}' is not one of ${allowed.join(', ')}`);
+    }
+    return value;
+  },
+});
+
+const count = (variable: string): VariableBinding<number> => ({
+  variable,
+  type: 'number',
+  encode: (value) => {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new Error(`${variable}: ${value} is not a whole number >= 0`);
+    }
+    return String(value);
+  },
+});
+
+const flag = (variable: string): VariableBinding<boolean> => ({
+  variable,
+  type: 'boolean',
+  encode: (value) => (value ? 'true' : 'false'),
+});
+
+/** A Duration in whole seconds (the authorizer's `*_SECONDS` variables). */
+const seconds = (variable: string): VariableBinding<Duration> => ({
+  variable,
+  type: 'Duration (whole seconds)',
+  encode: (value) => String(value.toSeconds()),
+});
+
+/** A Duration in whole milliseconds (the authorizer's `*_MS` variables). */
+const milliseconds = (variable: string): VariableBinding<Duration> => ({
+  variable,
+  type: 'Duration (whole ms)',
+  encode: (value) => String(value.toMilliseconds()),
+});
+
+const routes = (variable: string): VariableBinding<RouteScopes> => ({
+  variable,
+  type: 'RouteScopes',
+  encode: (rules) =>
+    Object.entries(rules)
+      .map(([route, scopes]) => {
+        if (!/^[A-Za-z*]+ \/\S*$/.test(route) || route.includes(';') || route.includes('=')) {
+          throw new Error(`${variable}: route '${route}' must read 'METHOD /path', as in 'GET /pets/{petId}'`);
+        }
+        if (scopes.length === 0 || scopes.some((s) => s === '' || /[\s;=]/.test(s))) {
+          throw new Error(`${variable}: route '${route}' needs at least one scope, each without spaces, ';' or '='`);
+        }
+        return `${route}=${scopes.join(' ')}`;
+      })
+      .join('; '),
+});
+
+/**
+ * Every environment variable of the authorizer, as a construct property (the key).
+ *
+ * This table is the single source of truth: `AuthorizerSettings` is derived from it (so each
+ * property keeps the doc comment written here), the function's environment is encoded with it,
+ * the README's property table is generated from it (`npm run readme-table`), and
+ * test/variables.test.ts fails when it and the Rust `VARIABLES` tables disagree.
+ * Adding a variable is one line here (and its doc comment).
+ */
+export const AUTHORIZER_VARIABLES = {
+  /** A TOML or JSON file of several issuers and route rules (in Lambda: `/opt/...`, from a layer); replaces tokenIssuer, jwksUri, audiences, tokenUse. */
+  configFile: text('CONFIG_FILE'),
+  /** Exact `iss` of accepted tokens, e.g. `https://tenant.auth0.com/` (keep the trailing slash). */
+  tokenIssuer: text('TOKEN_ISSUER'),
+  /** The issuer's JWKS; default: discovered from tokenIssuer's `.well-known/openid-configuration`. */
+  jwksUri: text('JWKS_URI'),
+  /** Accepted `aud` values (Auth0: the API identifier; with tokenUse: the Cognito app client ids). */
+  audiences: list('AUDIENCE'),
+  /** The issuer's name in metrics and logs; default: the issuer's host. */
+  issuerName: text('ISSUER_NAME'),
+  /** Amazon Cognito user pools: which tokens to accept. */
+  tokenUse: oneOf('TOKEN_USE', 'access', 'id', 'any'),
+  /** Claims every token must carry besides `exp` and `sub`. */
+  requiredClaims: list('REQUIRED_CLAIMS'),
+  /** Accepted signature algorithms; default `['RS256']`. */
+  allowedAlgorithms: list<JwtAlgorithm>('ALLOWED_ALGORITHMS', 'JwtAlgorithm[]'),
+  /** Leeway for `exp`, `nbf` and `iat`; default 5 s. */
+  clockSkewLeeway: seconds('CLOCK_SKEW_LEEWAY_SECONDS'),
+  /** Longer tokens are refused before any parsing; default 16384. */
+  maxTokenBytes: count('MAX_TOKEN_BYTES'),
+  /** Longest time a key set is used before it is fetched again; default 600 s. */
+  jwksRefreshInterval: seconds('JWKS_REFRESH_INTERVAL_SECONDS'),
+  /** Floor for the issuer's `Cache-Control: max-age`, and the retry delay after a failed refresh; default 60 s. */
+  jwksMinRefreshInterval: seconds('JWKS_MIN_REFRESH_INTERVAL_SECONDS'),
+  /** After a fetch that did not find a token's `kid`, unknown kids cause no fetch for this long; default 10 s. */
+  jwksKidMissCooldown: seconds('JWKS_KID_MISS_COOLDOWN_SECONDS'),
+  /** How many verified tokens to remember, so a token seen again skips the signature check (0: off); default 10000. */
+  verifiedTokenCacheSize: count('VERIFIED_TOKEN_CACHE_SIZE'),
+  /** Time limit for a whole JWKS (or discovery) request; default 3000 ms. */
+  jwksTimeout: milliseconds('JWKS_TIMEOUT_MS'),
+  /** Largest JWKS body accepted; default 1048576. */
+  jwksMaxBytes: count('JWKS_MAX_BYTES'),
+  /** Allow `http://` JWKS on non-loopback hosts (never in production); default false. */
+  jwksAllowHttp: flag('JWKS_ALLOW_HTTP'),
+  /** PEM file of extra root certificates trusted for the JWKS endpoint (in Lambda: `/opt/...`, from a layer). */
+  jwksCaFile: text('JWKS_CA_FILE'),
+  /** `stage` (default): Allow the whole stage, right under API Gateway's policy cache; `method`: only the called route (needs TTL 0: the helpers enforce it). */
+  policyResource: oneOf('POLICY_RESOURCE', 'stage', 'method'),
+  /** Routes that need scopes; a token without them gets an explicit Deny (403) on exactly those routes. */
+  routeScopes: routes('ROUTE_SCOPES'),
+  /** Claims passed to the backend in the authorizer context (`scope` always is). */
+  contextClaims: list('CONTEXT_CLAIMS'),
+  /** `unauthorized` (default): the Lambda error `Unauthorized` (401); `deny`: a Deny policy (403, no Lambda error). */
+  rejectMode: oneOf('REJECT_MODE', 'unauthorized', 'deny'),
+  /** HTTP API (payload 2.0) answers; set by `httpApiAuthorizer()` to match the authorizer's response type. */
+  httpApiResponse: oneOf('HTTP_API_RESPONSE', 'simple', 'policy'),
+  /** CloudWatch namespace of the EMF metrics; default `JwtAuthorizer`. */
+  metricsNamespace: text('METRICS_NAMESPACE'),
+  /** Value of the metrics' `service` dimension; default: the function name. */
+  metricsService: text('METRICS_SERVICE'),
+  /** Zero (default): metrics flushed after every invocation; N: at most once per N seconds, histograms aggregated. */
+  metricsFlushInterval: seconds('METRICS_FLUSH_INTERVAL_SECONDS'),
+} as const;
+
+type ValueOf<B> = B extends VariableBinding<infer T> ? T : never;
+
+/**
+ * The authorizer's configuration: one optional property per environment variable. A property
+ * left out leaves its variable unset, so the authorizer's own default applies.
+ */
+export type AuthorizerSettings = {
+  readonly [P in keyof typeof AUTHORIZER_VARIABLES]?: ValueOf<(typeof AUTHORIZER_VARIABLES)[P]>;
+};
+
+/** The environment variables for `settings` (only the properties that are set). */
+export function environmentFor(settings: AuthorizerSettings): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const [property, binding] of Object.entries(AUTHORIZER_VARIABLES)) {
+    const value = (settings as Record<string, unknown>)[property];
+    if (value !== undefined) {
+      environment[binding.variable] = (binding as VariableBinding<unknown>).encode(value);
+    }
+  }
+  return environment;
+}
