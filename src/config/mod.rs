@@ -461,9 +461,10 @@ impl Config {
             .iter()
             .flat_map(|r| r.claims.iter().map(|(name, _)| name))
             .chain(self.issuers.iter().flat_map(|i| &i.required_claims))
+            .filter(|name| !is_registered_claim(name))
+            // Read raw even when registered (`client_id`): a scope or usage claim may be of any type.
             .chain(&self.scope_claims)
-            .chain(&self.usage_identifier_claim)
-            .filter(|name| !is_registered_claim(name));
+            .chain(&self.usage_identifier_claim);
         for name in named {
             if !claims.contains(name) {
                 claims.push(name.clone());
