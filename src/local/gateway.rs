@@ -1,9 +1,12 @@
-//! The gateway: what API Gateway does in front of a REST API with a Lambda TOKEN authorizer.
+//! The gateway: what API Gateway does in front of a REST API with a Lambda TOKEN authorizer, or
+//! of an HTTP API with a Lambda authorizer (`--api http`).
 //!
-//! Per request: take the identity source (the `Authorization` header; none → 401 without calling
-//! the authorizer), check it against the token validation regex if one is configured (mismatch →
-//! 401 without calling the authorizer), look the identity up in the result cache, otherwise call
-//! the in-process [`Authorizer`] with a TOKEN event, and evaluate the policy against this
+//! Per request: read the identity source values (REST: the credential header; HTTP API: every
+//! source of `IDENTITY_SOURCE`, `$context.routeKey` among them; one missing → 401 without calling
+//! the authorizer), check the credential against the token validation regex if one is configured
+//! (REST only; mismatch → 401 without calling the authorizer), look the values up in the result
+//! cache, otherwise call the in-process [`Authorizer`] with a TOKEN or payload 2.0 event, and
+//! evaluate the cached answer (a policy, or a simple yes or no for every route) against this
 //! request's methodArn. Allowed requests reach the backend, which answers with the authorizer's
 //! `principalId` and `context` added as the `x-authorizer-principal` and `x-authorizer-context`
 //! response headers (where a real API would map `$context.authorizer.*` into the integration).
@@ -11,9 +14,11 @@
 use super::admin::Counters;
 use super::cache::AuthCache;
 use super::iam::{Policy, Verdict};
+use crate::config::HttpApiResponse;
 use crate::handler::{Authorizer, Outcome};
-use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use crate::identity::{IdentitySource, Source};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -40,14 +45,27 @@ pub struct AuthorizerContext {
     pub context: Option<String>,
 }
 
+/// Which API Gateway `serve` emulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Api {
+    /// A REST API with a Lambda `TOKEN` authorizer: the credential header is the cache key.
+    Rest,
+    /// An HTTP API with a Lambda authorizer (payload 2.0): the answer is simple or a policy
+    /// (`HTTP_API_RESPONSE`), cached under the values of `IDENTITY_SOURCE`.
+    Http,
+}
+
 /// The gateway's authorization state, shared by every request.
 pub(crate) struct Gateway {
     /// `None` with `--no-auth`.
     pub(crate) authorizer: Option<Arc<Authorizer>>,
+    pub(crate) api: Api,
     pub(crate) token_regex: Option<Regex>,
     pub(crate) cache: AuthCache,
     /// `{ARN_API}/{stage}/`.
     pub(crate) arn_prefix: String,
+    /// The stage, for `$context.stage`.
+    pub(crate) stage: String,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -62,6 +80,155 @@ impl Gateway {
         arn.push_str(path);
         arn
     }
+
+    /// Whether `serve` can read every identity source of an HTTP API authorizer.
+    ///
+    /// # Errors
+    /// The source it cannot emulate.
+    pub(crate) fn check_identity_source(identity: &IdentitySource) -> Result<(), String> {
+        match identity.sources().iter().find(|s| match s {
+            Source::Header(_) | Source::Query(_) => false,
+            Source::Context(name) => name != "routeKey" && name != "stage",
+            Source::StageVariable(_) => true,
+        }) {
+            Some(source) => Err(format!(
+                "IDENTITY_SOURCE: `serve --api http` emulates headers, query string parameters, \
+                 $context.routeKey and $context.stage, not {source}"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The values of the identity sources for a request, in order, as API Gateway reads them;
+    /// `None` when one is missing or empty (API Gateway then answers 401 without calling the
+    /// authorizer). A REST `TOKEN` authorizer has one: the credential header.
+    fn identity_values(&self, request: &Request, route_key: &str) -> Option<Vec<String>> {
+        let identity = &self.authorizer.as_ref()?.config().identity_source;
+        let header = |name: &str| {
+            // Exactly one non-empty value.
+            let mut values = request.headers().get_all(name).iter();
+            match (values.next(), values.next()) {
+                (Some(value), None) => value.to_str().ok().filter(|v| !v.trim().is_empty()),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let value = |source: &Source| match source {
+            Source::Header(name) => header(name),
+            Source::Query(name) => query_parameters(request)
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+                .filter(|v| !v.is_empty()),
+            Source::Context(name) if name == "routeKey" => Some(route_key.to_owned()),
+            Source::Context(_) => Some(self.stage.clone()),
+            Source::StageVariable(_) => None,
+        };
+        match self.api {
+            Api::Rest => value(identity.credential()).map(|v| vec![v]),
+            Api::Http => identity.sources().iter().map(value).collect(),
+        }
+    }
+
+    /// The authorizer event for a request: a `TOKEN` event, or an HTTP API payload 2.0.
+    fn event(&self, request: &Request, arn: &str, route_key: &str, identity: &[String]) -> Vec<u8> {
+        let event = match self.api {
+            Api::Rest => serde_json::json!({
+                "type": "TOKEN",
+                "authorizationToken": identity[0],
+                "methodArn": arn,
+            }),
+            Api::Http => {
+                let mut headers = serde_json::Map::new();
+                for (name, value) in request.headers() {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    // API Gateway joins repeated headers with commas.
+                    match headers.get_mut(name.as_str()) {
+                        Some(serde_json::Value::String(joined)) => {
+                            joined.push(',');
+                            joined.push_str(&value);
+                        }
+                        _ => {
+                            headers.insert(name.as_str().to_owned(), value.into());
+                        }
+                    }
+                }
+                let query: serde_json::Map<_, _> = query_parameters(request)
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into()))
+                    .collect();
+                let (method, path) = (request.method().as_str(), request.uri().path());
+                serde_json::json!({
+                    "version": "2.0",
+                    "type": "REQUEST",
+                    "routeArn": arn,
+                    "identitySource": identity,
+                    "routeKey": route_key,
+                    "rawPath": path,
+                    "rawQueryString": request.uri().query().unwrap_or_default(),
+                    "headers": headers,
+                    "queryStringParameters": query,
+                    "requestContext": {
+                        "accountId": "000000000000",
+                        "apiId": "local-api",
+                        "http": {"method": method, "path": path, "protocol": "HTTP/1.1"},
+                        "routeKey": route_key,
+                        "stage": self.stage,
+                    },
+                })
+            }
+        };
+        serde_json::to_vec(&event).expect("a JSON value serializes")
+    }
+
+    /// The gateway's own refusals, in each API's words.
+    fn unauthorized(&self) -> Response {
+        self.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+        match self.api {
+            Api::Rest => gateway_error(
+                StatusCode::UNAUTHORIZED,
+                Some("UnauthorizedException"),
+                r#"{"message":"Unauthorized"}"#,
+            ),
+            Api::Http => gateway_error(
+                StatusCode::UNAUTHORIZED,
+                None,
+                r#"{"message":"Unauthorized"}"#,
+            ),
+        }
+    }
+
+    fn forbidden(&self, verdict: Verdict) -> Response {
+        let counter = match verdict {
+            Verdict::ExplicitDeny => &self.counters.explicit_deny,
+            _ => &self.counters.implicit_deny,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        match (self.api, verdict) {
+            (Api::Http, _) => {
+                gateway_error(StatusCode::FORBIDDEN, None, r#"{"message":"Forbidden"}"#)
+            }
+            (Api::Rest, Verdict::ExplicitDeny) => gateway_error(
+                StatusCode::FORBIDDEN,
+                Some("AccessDeniedException"),
+                r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+            ),
+            (Api::Rest, _) => gateway_error(
+                StatusCode::FORBIDDEN,
+                Some("AccessDeniedException"),
+                r#"{"Message":"User is not authorized to access this resource"}"#,
+            ),
+        }
+    }
+}
+
+/// A request's query string parameters, decoded (the last value of a repeated one wins, as in
+/// API Gateway's `queryStringParameters` for REST).
+fn query_parameters(request: &Request) -> Vec<(String, String)> {
+    let query = request.uri().query().unwrap_or_default();
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// The authorization middleware, wrapped around every route of the API.
@@ -75,49 +242,57 @@ pub(crate) async fn authorize(
         counters.no_auth.fetch_add(1, Ordering::Relaxed);
         return next.run(request).await;
     };
-    // API Gateway's identity source: exactly one non-empty `Authorization` header.
-    let mut values = request.headers().get_all(AUTHORIZATION).iter();
-    let identity = match (values.next(), values.next()) {
-        (Some(value), None) => value.to_str().ok().filter(|v| !v.trim().is_empty()),
-        _ => None,
-    };
-    let Some(identity) = identity else {
+    // The route as the API defines it (`GET /pets/{petId}`): this middleware runs after routing.
+    let route_key = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(request.uri().path(), MatchedPath::as_str)
+    );
+    let Some(identity) = gateway.identity_values(&request, &route_key) else {
         counters.missing_identity.fetch_add(1, Ordering::Relaxed);
-        return unauthorized(counters);
+        return gateway.unauthorized();
     };
+    // A REST TOKEN authorizer's token validation expression.
     if let Some(regex) = &gateway.token_regex
-        && !regex.is_match(identity)
+        && gateway.api == Api::Rest
+        && !regex.is_match(&identity[0])
     {
         counters.regex_mismatch.fetch_add(1, Ordering::Relaxed);
-        return unauthorized(counters);
+        return gateway.unauthorized();
     }
-    let identity = identity.to_owned();
     let arn = gateway.method_arn(request.method().as_str(), request.uri().path());
+    // API Gateway's cache key: the identity source values, whatever else the request holds.
+    let cache_key = identity.join("\n");
 
     let now = Instant::now();
-    let policy = match gateway.cache.get(&identity, now) {
+    let policy = match gateway.cache.get(&cache_key, now) {
         Some(policy) => {
             counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             policy
         }
         None => {
             counters.authorizer_calls.fetch_add(1, Ordering::Relaxed);
-            let event = serde_json::json!({
-                "type": "TOKEN",
-                "authorizationToken": identity,
-                "methodArn": arn,
-            });
-            let event = serde_json::to_vec(&event).expect("a JSON value serializes");
+            let event = gateway.event(&request, &arn, &route_key, &identity);
             let mut out = Vec::with_capacity(512);
             let decision = authorizer.authorize(&event, &mut out).await;
             if decision.outcome == Outcome::Unauthorized {
                 // Not cached: every request with a refused token reaches the authorizer again.
-                return unauthorized(counters);
+                return gateway.unauthorized();
             }
-            match Policy::parse(&out) {
+            let simple = gateway.api == Api::Http
+                && authorizer.config().http_api_response == HttpApiResponse::Simple;
+            let parsed = if simple {
+                Policy::from_simple(&out)
+            } else {
+                Policy::parse(&out)
+            };
+            match parsed {
                 Ok(policy) => {
                     let policy = Arc::new(policy);
-                    gateway.cache.insert(&identity, policy.clone(), now);
+                    gateway.cache.insert(&cache_key, policy.clone(), now);
                     policy
                 }
                 Err(error) => {
@@ -125,7 +300,7 @@ pub(crate) async fn authorize(
                     counters.errors.fetch_add(1, Ordering::Relaxed);
                     return gateway_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        "AuthorizerConfigurationException",
+                        Some("AuthorizerConfigurationException"),
                         r#"{"message":null}"#,
                     );
                 }
@@ -135,22 +310,7 @@ pub(crate) async fn authorize(
 
     match policy.evaluate(&arn) {
         Verdict::Allow => {}
-        Verdict::ExplicitDeny => {
-            counters.explicit_deny.fetch_add(1, Ordering::Relaxed);
-            return gateway_error(
-                StatusCode::FORBIDDEN,
-                "AccessDeniedException",
-                r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
-            );
-        }
-        Verdict::ImplicitDeny => {
-            counters.implicit_deny.fetch_add(1, Ordering::Relaxed);
-            return gateway_error(
-                StatusCode::FORBIDDEN,
-                "AccessDeniedException",
-                r#"{"Message":"User is not authorized to access this resource"}"#,
-            );
-        }
+        verdict => return gateway.forbidden(verdict),
     }
     counters.allowed.fetch_add(1, Ordering::Relaxed);
     let context = AuthorizerContext {
@@ -177,32 +337,28 @@ pub(crate) async fn authorize(
 pub(crate) async fn missing_route() -> Response {
     gateway_error(
         StatusCode::FORBIDDEN,
-        "MissingAuthenticationTokenException",
+        Some("MissingAuthenticationTokenException"),
         r#"{"message":"Missing Authentication Token"}"#,
     )
 }
 
-fn unauthorized(counters: &Counters) -> Response {
-    counters.unauthorized.fetch_add(1, Ordering::Relaxed);
-    gateway_error(
-        StatusCode::UNAUTHORIZED,
-        "UnauthorizedException",
-        r#"{"message":"Unauthorized"}"#,
-    )
-}
-
-/// One of API Gateway's own answers: its JSON body and `x-amzn-ErrorType`.
-fn gateway_error(status: StatusCode, error_type: &'static str, body: &'static str) -> Response {
-    (
+/// One of API Gateway's own answers: its JSON body and, from REST APIs, `x-amzn-ErrorType`.
+fn gateway_error(
+    status: StatusCode,
+    error_type: Option<&'static str>,
+    body: &'static str,
+) -> Response {
+    let mut response = (
         status,
-        [
-            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (
-                HeaderName::from_static("x-amzn-errortype"),
-                HeaderValue::from_static(error_type),
-            ),
-        ],
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
     )
-        .into_response()
+        .into_response();
+    if let Some(error_type) = error_type {
+        response.headers_mut().insert(
+            HeaderName::from_static("x-amzn-errortype"),
+            HeaderValue::from_static(error_type),
+        );
+    }
+    response
 }

@@ -106,6 +106,41 @@ impl Policy {
         })
     }
 
+    /// Reads an HTTP API simple response (`isAuthorized`, optional `context`) as the policy it
+    /// amounts to: every route allowed, or none. API Gateway caches it like a policy, per
+    /// identity source value, and applies it to whichever route is called next.
+    ///
+    /// # Errors
+    /// [`PolicyError`] when the answer is not a simple response.
+    pub(crate) fn from_simple(json: &[u8]) -> Result<Self, PolicyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer<'a> {
+            is_authorized: bool,
+            #[serde(borrow)]
+            context: Option<&'a RawValue>,
+        }
+        let answer: Answer<'_> = serde_json::from_slice(json)?;
+        let statements = if answer.is_authorized {
+            vec![Statement {
+                deny: false,
+                actions: vec![INVOKE.to_owned()],
+                resources: vec!["*".to_owned()],
+            }]
+        } else {
+            Vec::new()
+        };
+        Ok(Policy {
+            principal_id: String::new(),
+            statements,
+            context: answer
+                .context
+                .map(|c| c.get().to_owned())
+                .filter(|c| c != "null"),
+            size: json.len(),
+        })
+    }
+
     /// Evaluates the policy for a call of `method_arn`, as IAM does.
     pub(crate) fn evaluate(&self, method_arn: &str) -> Verdict {
         let mut allowed = false;

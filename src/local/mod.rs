@@ -39,6 +39,9 @@ use tokio::net::TcpListener;
 /// Why `serve` or `token` could not start. Every message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
+    /// `serve` cannot emulate the configured identity source.
+    #[error("{0}")]
+    IdentitySource(String),
     /// A listener's address is taken or not available.
     #[error(
         "cannot listen on {addr} for the {what}: {source} (is another `authorizer serve` running? choose another address with {flag})"
@@ -103,7 +106,12 @@ pub struct ServeArgs {
     /// the tutorial's '^Bearer [-0-9a-zA-z\.]*$'.
     #[arg(long, value_parser = parse_regex)]
     pub token_regex: Option<Regex>,
-    /// Authorizer result cache TTL in seconds, keyed by the Authorization header (0 turns it off).
+    /// The API Gateway to emulate: `rest` (a REST API with a TOKEN authorizer) or `http` (an HTTP
+    /// API with a Lambda authorizer, payload 2.0: simple or policy answers per HTTP_API_RESPONSE,
+    /// cached under the values of IDENTITY_SOURCE).
+    #[arg(long, value_enum, default_value_t = gateway::Api::Rest)]
+    pub api: gateway::Api,
+    /// Authorizer result cache TTL in seconds, keyed by the identity source values (0 turns it off).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub cache_ttl: u64,
     /// The most tokens the result cache holds (oldest evicted first).
@@ -256,9 +264,16 @@ pub async fn serve_with_env(
     );
     crate::metrics::record_init(Duration::ZERO);
 
+    if let Some(authorizer) = &authorizer
+        && args.api == gateway::Api::Http
+    {
+        gateway::Gateway::check_identity_source(&authorizer.config().identity_source)
+            .map_err(LocalError::IdentitySource)?;
+    }
     let counters = Arc::new(admin::Counters::default());
     let gateway = Arc::new(gateway::Gateway {
         authorizer: authorizer.clone(),
+        api: args.api,
         token_regex: args.token_regex.clone(),
         cache: cache::AuthCache::new(
             Duration::from_secs(args.cache_ttl),
@@ -266,6 +281,7 @@ pub async fn serve_with_env(
             cache::MAX_CACHE_BYTES,
         ),
         arn_prefix: format!("{}/{}/", gateway::ARN_API, args.stage),
+        stage: args.stage.clone(),
         counters: counters.clone(),
     });
     let guard_state = gateway.clone();
@@ -447,7 +463,7 @@ fn print_banner(
                     format!(
                         "curl -i -X POST {pets} {bearer} -d '{{\"type\":\"cat\",\"price\":12.5}}'"
                     ),
-                    expect("POST", "pets", "201"),
+                    expect("POST", "pets", "200"),
                 ),
             ];
             out.push_str(&format!(
@@ -478,13 +494,25 @@ fn print_banner(
             ));
         }
     }
+    let (api, key) = match (args.api, authorizer) {
+        (gateway::Api::Rest, _) => ("REST API, TOKEN authorizer", "the token".to_owned()),
+        (gateway::Api::Http, Some(authorizer)) => {
+            let config = authorizer.config();
+            let answers = match config.http_api_response {
+                crate::config::HttpApiResponse::Simple => "HTTP API, simple responses",
+                crate::config::HttpApiResponse::Policy => "HTTP API, policy responses",
+            };
+            (answers, config.identity_source.to_string())
+        }
+        (gateway::Api::Http, None) => ("HTTP API", "(none)".to_owned()),
+    };
     out.push_str(&format!(
-        "authorizer cache: {}; token regex: {}\n",
+        "authorizer cache: {} ({api}); token regex: {}\n",
         if args.cache_ttl == 0 {
             "off".to_owned()
         } else {
             format!(
-                "TTL {} s, up to {} tokens",
+                "TTL {} s keyed by {key}, up to {} entries",
                 args.cache_ttl, args.cache_max_entries
             )
         },
