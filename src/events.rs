@@ -237,6 +237,7 @@ impl<'a> Fields<'a> {
                 // No identity source: API Gateway caches nothing.
                 None => (credential_from_request, true),
             };
+            // `GET /pets/{petId}`, or `$default` alone.
             let (route_method, route_path) = match self.route_key {
                 Some(Cow::Borrowed(key)) => {
                     let (method, path) = key.split_once(' ').unwrap_or((key, ""));
@@ -244,10 +245,7 @@ impl<'a> Fields<'a> {
                 }
                 Some(Cow::Owned(key)) => {
                     let (method, path) = key.split_once(' ').unwrap_or((&key, ""));
-                    (
-                        Some(Cow::Owned(method.to_owned())),
-                        Some(Cow::Owned(path.to_owned())),
-                    )
+                    (Some(method.to_owned().into()), Some(path.to_owned().into()))
                 }
                 None => (None, None),
             };

@@ -227,7 +227,7 @@ impl Authorizer {
             Ok(event) => event,
             Err(reject) => {
                 if reject == Reject::UnsafeCacheKey {
-                    explain_unsafe_cache_key(&self.config, "identity");
+                    explain_unsafe_cache_key(&self.config, UnsafeCache::IdentityMismatch);
                 }
                 decision.reject = Some(reject);
                 return decision;
@@ -241,7 +241,7 @@ impl Authorizer {
             // A simple response is a yes or no for this route alone: under route rules API
             // Gateway may only cache it per route.
             Some(_) if simple && !self.config.route_rules.is_empty() && !event.cached_per_route => {
-                explain_unsafe_cache_key(&self.config, "simple");
+                explain_unsafe_cache_key(&self.config, UnsafeCache::SimpleWithoutRouteKey);
                 Err(Reject::UnsafeCacheKey)
             }
             Some(arn) => {
@@ -428,21 +428,35 @@ struct Call<'a> {
     simple: bool,
 }
 
-/// Logs, once per process, why answers are refused as `unsafe_cache_key`: a configuration
-/// problem that every request would otherwise repeat.
-fn explain_unsafe_cache_key(config: &Config, why: &'static str) {
-    static EXPLAINED: std::sync::Once = std::sync::Once::new();
-    EXPLAINED.call_once(|| match why {
-        "simple" => tracing::error!(
-            "refusing HTTP API events (unsafe_cache_key): {}",
-            crate::config::SIMPLE_NEEDS_ROUTE_KEY
-        ),
-        _ => tracing::error!(
-            identity_source = %config.identity_source,
-            "refusing HTTP API events (unsafe_cache_key): their identitySource values do not match \
-             IDENTITY_SOURCE; set it to the authorizer's identity sources, in their order"
-        ),
-    });
+/// Why an answer would be unsafe under API Gateway's cache (see [`Reject::UnsafeCacheKey`]).
+#[derive(Clone, Copy)]
+enum UnsafeCache {
+    /// The event's `identitySource` values do not match `IDENTITY_SOURCE`.
+    IdentityMismatch,
+    /// A simple response under route rules, cached without the route key.
+    SimpleWithoutRouteKey,
+}
+
+/// Logs, once per process and cause, why answers are refused as `unsafe_cache_key`: a
+/// configuration problem that every request would otherwise repeat.
+fn explain_unsafe_cache_key(config: &Config, why: UnsafeCache) {
+    static IDENTITY: std::sync::Once = std::sync::Once::new();
+    static SIMPLE: std::sync::Once = std::sync::Once::new();
+    match why {
+        UnsafeCache::IdentityMismatch => IDENTITY.call_once(|| {
+            tracing::error!(
+                identity_source = %config.identity_source,
+                "refusing HTTP API events (unsafe_cache_key): their identitySource values do not \
+                 match IDENTITY_SOURCE; set it to the authorizer's identity sources, in their order"
+            );
+        }),
+        UnsafeCache::SimpleWithoutRouteKey => SIMPLE.call_once(|| {
+            tracing::error!(
+                "refusing HTTP API events (unsafe_cache_key): {}",
+                crate::config::SIMPLE_NEEDS_ROUTE_KEY
+            );
+        }),
+    }
 }
 
 /// The refreshes a verification already waited for, so that a pass never asks for one twice.
