@@ -387,3 +387,40 @@ fn answers_are_written_compactly_in_a_fixed_order() {
         )
     );
 }
+
+#[test]
+fn rules_cover_the_route_template_an_event_names() {
+    let call = |arn_path: &str| {
+        MethodArn::parse(Box::leak(
+            format!("arn:aws:execute-api:r:1:api/prod/{arn_path}").into_boxed_str(),
+        ))
+        .unwrap()
+    };
+    let rule = |r: &str| RouteRule::parse(&format!("{r}=s")).unwrap();
+    // Exact templates: parameter names do not matter, literals must be equal.
+    let pet = rule("GET /pets/{petId}");
+    assert!(pet.covers_route(call("GET/pets/1"), ("GET", "/pets/{id}")));
+    assert!(!pet.covers_route(call("GET/pets"), ("GET", "/pets")));
+    assert!(!pet.covers_route(call("POST/pets/1"), ("POST", "/pets/{id}")));
+    assert!(!rule("GET /pets/mine").covers_route(call("GET/pets/1"), ("GET", "/pets/{id}")));
+    assert!(rule("ANY /pets").covers_route(call("POST/pets/"), ("POST", "/pets")));
+    assert!(
+        rule("GET /files/{path+}").covers_route(call("GET/files/a/b"), ("GET", "/files/{p}/{q}"))
+    );
+    // Greedy routes: the called path, decoded, without empty segments, in any case.
+    let post = rule("POST /pets");
+    for path in ["pets", "pets/", "PETS", "pets//", "%70ets", "/pets"] {
+        for route in [
+            ("ANY", "/{proxy+}"),
+            ("$default", ""),
+            ("POST", "/{proxy+}"),
+        ] {
+            assert!(
+                post.covers_route(call(&format!("POST/{path}")), route),
+                "{path} {route:?}"
+            );
+        }
+    }
+    assert!(!post.covers_route(call("POST/owners"), ("ANY", "/{proxy+}")));
+    assert!(!post.covers_route(call("GET/pets"), ("ANY", "/{proxy+}")));
+}
