@@ -233,7 +233,11 @@ impl VerifyingKey {
                 let n = b64(&rsa.n)?;
                 let e = b64(&rsa.e)?;
                 let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
-                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+                // `"n":"AA"` (a zero modulus) strips to nothing: no key at all, not a short one.
+                let Some(first) = n.first() else {
+                    return Err("RSA modulus is empty or zero");
+                };
+                let bits = n.len() * 8 - first.leading_zeros() as usize;
                 if bits < MIN_RSA_BITS {
                     return Err("RSA modulus under 2048 bits");
                 }

@@ -1,0 +1,78 @@
+//! Issue 14's hardening, each through the real binary where it can be seen there: `invoke` on an
+//! event, or `serve` over HTTP, against issuers on 127.0.0.1.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::process::Stdio;
+use support::*;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_authorizer");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `authorizer invoke --event -` with only `env` in its environment and `event` on stdin.
+async fn invoke(env: &[(&str, String)], event: Vec<u8>) -> Run {
+    let mut child = Command::new(BIN)
+        .args(["invoke", "--event", "-"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&event).await.unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn env_for(server: &JwksServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("TOKEN_ISSUER", server.issuer()),
+        ("JWKS_URI", server.jwks_uri()),
+        ("AUDIENCE", AUDIENCE.into()),
+    ]
+}
+
+fn bearer_event(token: &str) -> Vec<u8> {
+    token_event(&format!("Bearer {token}"))
+}
+
+/// A key's public JWK as JSON, to edit before publishing it.
+fn jwk_json(key: &jwt_authorizer::issuer::SigningKey) -> Value {
+    serde_json::to_value(key.jwk()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_key_with_an_empty_or_zero_modulus_is_skipped_with_its_reason() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let zero = |kid: &str, n: &str| json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"});
+    server.publish_raw(
+        json!({"keys": [zero("zero", "AA"), zero("empty", ""), jwk_json(key)]}).to_string(),
+    );
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let run = invoke(&env_for(&server), bearer_event(&token)).await;
+    assert_eq!(
+        run.code, 0,
+        "the good key still verifies: {}{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.matches("RSA modulus is empty or zero").count() == 2,
+        "each bad key is skipped with its reason: {}",
+        run.stderr
+    );
+}
