@@ -5,6 +5,8 @@ mod support;
 
 use serde_json::{Value, json};
 use std::process::Stdio;
+use std::time::Instant;
+use support::serve::Serve;
 use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -74,5 +76,37 @@ async fn a_jwks_key_with_an_empty_or_zero_modulus_is_skipped_with_its_reason() {
         run.stderr.matches("RSA modulus is empty or zero").count() == 2,
         "each bad key is skipped with its reason: {}",
         run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zero_kid_miss_cooldown_is_floored_at_one_second() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let env: Vec<(&str, String)> = env_for(&server)
+        .into_iter()
+        .chain([("JWKS_KID_MISS_COOLDOWN_SECONDS", "0".to_owned())])
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let serve = Serve::start(&[], &env).await;
+    assert_eq!(server.hits(), 1, "the start-up fetch");
+    let started = Instant::now();
+    for i in 0..5 {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(format!("made-up-{i}"));
+        let token = key
+            .sign_with_header(&header, &good_claims(&server.issuer()))
+            .unwrap();
+        let answer = serve.get("/pets", Some(&format!("Bearer {token}"))).await;
+        assert_eq!(answer.status, 401);
+    }
+    // One kid-miss fetch, then the penalty box for a second, even with 0 configured (on a slow
+    // machine the five requests may span more than one cooldown).
+    let cooldowns = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        server.hits() <= 1 + cooldowns && server.hits() < 6,
+        "{} fetches for 5 unknown kids in {:?}",
+        server.hits(),
+        started.elapsed()
     );
 }

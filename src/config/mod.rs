@@ -187,7 +187,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "JWKS_KID_MISS_COOLDOWN_SECONDS",
         "10",
-        "After a fetch that did not find a kid, unknown kids cause no fetch for this long",
+        "After a fetch that did not find a kid, unknown kids cause no fetch for this long (at least 1 s: 0 counts as 1)",
     ),
     (
         "JWKS_TIMEOUT_MS",
@@ -709,12 +709,15 @@ impl IssuerSpec {
             INTERVAL_MAX,
         )
         .max(1);
+        // Floored at 1 s: 0 would open the penalty box for good, and every made-up kid would
+        // cost the issuer a fetch.
         let cooldown = seconds(
             "kid_miss_cooldown_seconds",
             self.kid_miss_cooldown_seconds,
             defaults.kid_miss_cooldown_seconds,
             COOLDOWN_MAX,
-        );
+        )
+        .max(1);
         // Both from the environment: already reported there.
         let own_interval =
             self.refresh_interval_seconds.is_some() || self.min_refresh_interval_seconds.is_some();
@@ -1169,5 +1172,16 @@ mod tests {
                 .to_string()
                 .contains("/nonexistent/issuers.toml: cannot be read")
         );
+    }
+
+    #[test]
+    fn the_kid_miss_cooldown_is_at_least_a_second() {
+        let c = config(&[
+            ("TOKEN_ISSUER", "https://tenant.auth0.com/"),
+            ("AUDIENCE", "a"),
+            ("JWKS_KID_MISS_COOLDOWN_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.issuers[0].kid_miss_cooldown, Duration::from_secs(1));
     }
 }
