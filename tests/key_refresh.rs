@@ -225,7 +225,7 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
     let key = rsa_key("late");
     let server = JwksServer::with_keys(&[key]).await;
     server.set_mode(Mode::Status(503));
-    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "0")]);
+    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "1")]);
     authorizer.refresh_keys(Trigger::Init).await;
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     assert_eq!(
@@ -233,6 +233,8 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
         Some(Reject::JwksUnavailable)
     );
     server.set_mode(Mode::Serve);
+    // The penalty box (at least a second) holds the kid's next fetch back.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         authorize(&authorizer, &token).await.0.outcome,
         Outcome::Allow,
