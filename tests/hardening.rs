@@ -110,3 +110,59 @@ async fn a_zero_kid_miss_cooldown_is_floored_at_one_second() {
         started.elapsed()
     );
 }
+
+/// What a discovery document says about `issuer`.
+#[derive(Clone, Copy, Debug)]
+enum Names {
+    Nothing,
+    Another,
+    Itself,
+}
+
+/// An OIDC discovery server on 127.0.0.1 (its issuer: its own base URL) whose document names the
+/// issuer as `names` says; returns the issuer URL.
+async fn discovery_server(key: &jwt_authorizer::issuer::SigningKey, names: Names) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}/");
+    let mut document = json!({ "jwks_uri": format!("{base}/jwks.json") });
+    match names {
+        Names::Nothing => {}
+        Names::Another => document["issuer"] = "https://elsewhere.example.com/".into(),
+        Names::Itself => document["issuer"] = issuer.clone().into(),
+    }
+    let jwks = jwt_authorizer::issuer::jwks([key]);
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(document) }),
+        )
+        .route(
+            "/jwks.json",
+            axum::routing::get(move || async move { jwks }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    issuer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discovery_document_must_name_the_configured_issuer() {
+    let key = rsa_key("good");
+    for names in [Names::Nothing, Names::Another, Names::Itself] {
+        let issuer = discovery_server(key, names).await;
+        let token = key.sign(&good_claims(&issuer)).unwrap();
+        let env = vec![("TOKEN_ISSUER", issuer), ("AUDIENCE", AUDIENCE.to_owned())];
+        let run = invoke(&env, bearer_event(&token)).await;
+        match names {
+            Names::Itself => assert_eq!(run.code, 0, "{}", run.stderr),
+            Names::Nothing | Names::Another => {
+                assert_eq!(run.code, 1, "a document naming {names:?}: {}", run.stdout);
+                assert!(
+                    run.stderr.contains("OIDC discovery") && run.stderr.contains("issuer"),
+                    "the refusal says why: {}",
+                    run.stderr
+                );
+            }
+        }
+    }
+}
