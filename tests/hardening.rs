@@ -166,3 +166,20 @@ async fn a_discovery_document_must_name_the_configured_issuer() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_null_claim_does_not_satisfy_required_claims() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut env = env_for(&server);
+    env.push(("REQUIRED_CLAIMS", "tenant".to_owned()));
+    for (tenant, code) in [(json!("acme"), 0), (json!(null), 1)] {
+        let mut claims = good_claims(&server.issuer());
+        claims["tenant"] = tenant.clone();
+        let run = invoke(&env, bearer_event(&key.sign(&claims).unwrap())).await;
+        assert_eq!(run.code, code, "tenant {tenant}: {}", run.stdout);
+        if code == 1 {
+            assert!(run.stderr.contains("missing_claim"), "{}", run.stderr);
+        }
+    }
+}

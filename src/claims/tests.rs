@@ -319,3 +319,27 @@ fn cognito_tokens_are_checked_by_token_use_and_client_id() {
         Err(Reject::MissingClaim)
     );
 }
+
+#[test]
+fn a_null_claim_is_as_missing_for_required_claims() {
+    let config = config_with(&[("REQUIRED_CLAIMS", "tenant, email")]);
+    let tenant = |value: &str| token(&format!(r#","tenant":{value},"email":"a@b.c""#));
+    assert_eq!(check_with(&config, &tenant(r#""acme""#)), Ok(0));
+    assert_eq!(
+        check_with(&config, &tenant("[]")),
+        Ok(0),
+        "present, if empty"
+    );
+    for null in ["null", " null ", "\nnull"] {
+        assert_eq!(
+            check_with(&config, &tenant(null)),
+            Err(Reject::MissingClaim),
+            "tenant {null:?}"
+        );
+    }
+    // `email` is also a context claim: kept raw the same way.
+    assert_eq!(
+        check_with(&config, &token(r#","tenant":"acme","email":null"#)),
+        Err(Reject::MissingClaim)
+    );
+}

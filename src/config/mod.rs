@@ -157,7 +157,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "REQUIRED_CLAIMS",
         "(none)",
-        "Claims every token must carry besides exp and sub, comma-separated",
+        "Claims every token must carry besides exp and sub, comma-separated (null counts as missing)",
     ),
     (
         "ALLOWED_ALGORITHMS",
