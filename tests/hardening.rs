@@ -183,3 +183,51 @@ async fn a_null_claim_does_not_satisfy_required_claims() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_republished_under_another_alg_no_longer_verifies_cached_tokens() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut env: Vec<(&str, String)> = env_for(&server);
+    env.push(("ALLOWED_ALGORITHMS", "RS256,PS256".to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // No gateway cache: every request reaches the authorizer and its verified-token cache.
+    let serve = Serve::start(&["--cache-ttl", "0"], &env).await;
+    let bearer = format!(
+        "Bearer {}",
+        key.sign(&good_claims(&server.issuer())).unwrap()
+    );
+    assert_eq!(serve.get("/pets", Some(&bearer)).await.status, 200);
+    assert_eq!(
+        serve.get("/pets", Some(&bearer)).await.status,
+        200,
+        "a cache hit"
+    );
+
+    // The same key material, now for PS256 only (RFC 7517 §4.4: `alg` is the algorithm the key
+    // is intended for).
+    let mut jwk = jwk_json(key);
+    jwk["alg"] = "PS256".into();
+    server.publish_raw(json!({ "keys": [jwk] }).to_string());
+    // A token with a kid the set lacks makes the authorizer fetch the new set.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("new-kid".into());
+    let other = key
+        .sign_with_header(&header, &good_claims(&server.issuer()))
+        .unwrap();
+    assert_eq!(
+        serve
+            .get("/pets", Some(&format!("Bearer {other}")))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(server.hits(), 2, "the new set was fetched");
+
+    assert_eq!(
+        serve.get("/pets", Some(&bearer)).await.status,
+        401,
+        "an RS256 token is not verified by a PS256-only key, cached or not: {}",
+        serve.logs()
+    );
+}
