@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::process::Stdio;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use support::serve::Serve;
 use support::*;
 use tokio::io::AsyncWriteExt;
@@ -230,4 +230,39 @@ async fn a_key_republished_under_another_alg_no_longer_verifies_cached_tokens() 
         "an RS256 token is not verified by a PS256-only key, cached or not: {}",
         serve.logs()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_key_set_is_refreshed_beside_the_request_not_before_it() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    // As in a thawed Lambda process: no interval task, only the authorizations' own age check.
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_TIMEOUT_MS", "5000"),
+        ],
+    );
+    authorizer.refresh_keys(jwt_authorizer::Trigger::Init).await;
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let delay = Duration::from_secs(3);
+    server.set_mode(Mode::Delay(delay));
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (decision, _) = authorize(&authorizer, &token).await;
+        assert_eq!(decision.outcome, jwt_authorizer::Outcome::Allow);
+        assert!(
+            started.elapsed() < delay / 2,
+            "answered with the current keys in {:?}, not after the {delay:?} fetch",
+            started.elapsed()
+        );
+    }
+    // The refresh finishes beside the requests, once: a single flight, not one per request.
+    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    assert_eq!(server.hits(), 2, "the start-up fetch and one stale refresh");
+    assert_eq!(authorizer.issuers()[0].keys().attempts(), 2);
 }

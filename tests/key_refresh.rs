@@ -58,7 +58,23 @@ async fn a_removed_key_stops_working_after_the_next_refresh() {
 
     server.publish(&[new]);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    // This invocation finds the set stale and refreshes it before verifying (as after a Lambda thaw).
+    // This invocation finds the set stale (as after a Lambda thaw): it answers with the keys it
+    // has and starts the refresh beside itself.
+    let (decision, _) = authorize(&authorizer, &old_token).await;
+    assert_eq!(
+        decision.outcome,
+        Outcome::Allow,
+        "the set in hand still has it"
+    );
+    let store = authorizer.issuers()[0].keys();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while store.attempts() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the refresh beside the request ends");
+    // Once it has, the removed key verifies nothing.
     let (decision, _) = authorize(&authorizer, &old_token).await;
     assert_eq!(decision.reject, Some(Reject::UnknownKid));
     assert_eq!(
