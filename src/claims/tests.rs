@@ -171,6 +171,9 @@ fn repeated_claims_and_non_objects_are_refused() {
         check(&token(r#","email":"a","email":"b""#)),
         Err(Reject::InvalidClaim)
     );
+    // What the README says: only claims the authorizer reads are checked for repeats; others are
+    // skipped unread.
+    assert_eq!(check(&token(r#","unread":1,"unread":2"#)), Ok(()));
     assert_eq!(check("[1,2]"), Err(Reject::Malformed));
     assert_eq!(check("{"), Err(Reject::Malformed));
     assert_eq!(check(&format!("{} x", token(""))), Err(Reject::Malformed));
