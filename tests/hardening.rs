@@ -266,3 +266,28 @@ async fn a_stale_key_set_is_refreshed_beside_the_request_not_before_it() {
     assert_eq!(server.hits(), 2, "the start-up fetch and one stale refresh");
     assert_eq!(authorizer.issuers()[0].keys().attempts(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_variable_table_reads_at_80_columns_with_a_hanging_indent() {
+    let output = Command::new(BIN).arg("--help").output().await.unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let table = &help[help.find("Environment variables:").expect("the table")..];
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "a line over 80 columns: {line:?}"
+        );
+    }
+    let lines: Vec<&str> = table.lines().skip(1).collect();
+    for name in ["TOKEN_ISSUER", "POLICY_RESOURCE"] {
+        let first = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in the table"));
+        let next = lines[first + 1];
+        assert!(
+            next.starts_with("      "),
+            "{name}'s meaning continues on an indented line: {next:?}"
+        );
+    }
+}
