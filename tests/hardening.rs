@@ -291,3 +291,26 @@ async fn help_variable_table_reads_at_80_columns_with_a_hanging_indent() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_exits_2_when_it_cannot_run_and_says_so_in_its_help() {
+    let run = Command::new(BIN)
+        .args(["invoke", "--event", "/nonexistent/event.json"])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("cannot read the event"));
+    let help = Command::new(BIN)
+        .args(["invoke", "--help"])
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("2 when it cannot run") && help.contains("the event cannot be read"),
+        "{help}"
+    );
+}
