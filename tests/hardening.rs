@@ -314,3 +314,19 @@ async fn invoke_exits_2_when_it_cannot_run_and_says_so_in_its_help() {
         "{help}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_route_scopes_rule_is_printed_once() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut env = env_for(&server);
+    env.push(("ROUTE_SCOPES", "GET /pets read:pets".to_owned()));
+    let run = invoke(&env, b"{}".to_vec()).await;
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.matches("GET /pets read:pets").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}

@@ -327,13 +327,16 @@ impl Config {
             "method" => Ok(ResourceMode::Method),
             _ => Err("use `stage` or `method`".to_owned()),
         });
-        let mut route_rules = vars.parse("ROUTE_SCOPES", Vec::new(), |v| {
-            v.split(';')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(RouteRule::parse)
-                .collect()
-        });
+        // Each bad rule is reported once, in the rule's own words (it quotes itself): not after
+        // the whole value, which for a single rule is the same text again.
+        let mut route_rules = Vec::new();
+        let rules = vars.get("ROUTE_SCOPES").unwrap_or_default();
+        for rule in rules.split(';').map(str::trim).filter(|r| !r.is_empty()) {
+            match RouteRule::parse(rule) {
+                Ok(rule) => route_rules.push(rule),
+                Err(message) => vars.problem("ROUTE_SCOPES", message),
+            }
+        }
         route_rules.extend(file_routes);
         let context_claims = vars.parse("CONTEXT_CLAIMS", Vec::new(), |v| {
             let claims = split_list(v, ',');
