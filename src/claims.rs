@@ -285,7 +285,7 @@ fn parse_with_serde<'a>(json: &'a str, rules: &Rules) -> Result<Claims<'a>, Reje
 ///
 /// # Errors
 /// The first rule broken: [`Reject::MissingClaim`] (no `exp` or `sub`, or a required claim
-/// missing), [`Reject::Expired`], [`Reject::NotYetValid`] (`nbf` or `iat` in the future),
+/// missing or `null`), [`Reject::Expired`], [`Reject::NotYetValid`] (`nbf` or `iat` in the future),
 /// [`Reject::WrongTokenUse`], [`Reject::BadAudience`] (`aud`, or a Cognito `client_id`).
 pub fn validate(claims: &Claims<'_>, rules: &IssuerRules, now: u64) -> Result<(), Reject> {
     let now = now as f64;
@@ -321,7 +321,11 @@ pub fn validate(claims: &Claims<'_>, rules: &IssuerRules, now: u64) -> Result<()
     }
     for required in &rules.required {
         let present = match *required {
-            ClaimRef::Captured(slot) => claims.captured[slot].is_some(),
+            // A JSON `null` is as missing: "the claim is there" must not be satisfied by a
+            // value that says there is none.
+            ClaimRef::Captured(slot) => {
+                claims.captured[slot].is_some_and(|raw| raw.get().trim_ascii() != "null")
+            }
             ClaimRef::Registered(field) => match field {
                 Field::Iss => claims.iss.is_some(),
                 Field::Sub => claims.sub.is_some(),

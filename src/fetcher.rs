@@ -206,13 +206,25 @@ impl Fetcher {
         };
         let document: Discovery = serde_json::from_slice(&body)
             .map_err(|e| bad(format!("not a discovery document: {e}")))?;
-        if let Some(issuer) = &document.issuer
-            && *issuer != self.issuer
-        {
-            return Err(bad(format!(
-                "it names issuer {issuer:?}, not TOKEN_ISSUER {:?}",
-                self.issuer
-            )));
+        // OpenID Connect Discovery 1.0 §4.3 (and RFC 8414 §3.3 for OAuth metadata): the
+        // document's `issuer` MUST be identical to the issuer it was fetched for, or it MUST NOT
+        // be used. A document without one cannot show that it speaks for this issuer.
+        match &document.issuer {
+            Some(issuer) if *issuer == self.issuer => {}
+            Some(issuer) => {
+                return Err(bad(format!(
+                    "it names issuer {issuer:?}, not the configured issuer {:?} (OpenID Connect \
+                     Discovery 4.3)",
+                    self.issuer
+                )));
+            }
+            None => {
+                return Err(bad(format!(
+                    "it names no issuer; it must name the configured issuer {:?} (OpenID Connect \
+                     Discovery 4.3)",
+                    self.issuer
+                )));
+            }
         }
         let jwks_uri = document.jwks_uri.ok_or_else(|| bad("no jwks_uri".into()))?;
         let url = Url::parse(&jwks_uri).map_err(|e| bad(format!("jwks_uri {jwks_uri:?}: {e}")))?;

@@ -336,15 +336,19 @@ impl Authorizer {
         if !issuer.algorithms.contains(&header.alg) {
             return Err(Reject::AlgNotAllowed.into());
         }
+        let keys = issuer.keys.keys();
         // Only a well-formed token of a known issuer may trigger a refresh of a stale key set:
-        // junk costs the issuer nothing.
-        if !refreshed.stale && issuer.keys.is_stale() {
+        // junk costs the issuer nothing. With keys in hand the refresh runs beside this request,
+        // which answers with them; only an empty set (or no runtime to refresh on) is waited for.
+        if !refreshed.stale
+            && issuer.keys.is_stale()
+            && (keys.is_empty() || !issuer.keys.refresh_stale_beside())
+        {
             return Err(Step::Wait(Wait::Stale(index)));
         }
         let digest = self.verified.digest(raw);
         let digest = digest.as_ref();
         // The signature is only decoded when it has to be checked: a cache hit skips both.
-        let keys = issuer.keys.keys();
         let (verified_by, cache_hit) = match keys.find(&header.kid) {
             Some(key) if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) => {
                 (*key.fingerprint(), true)
@@ -468,7 +472,8 @@ struct Refreshed {
 
 /// A refresh of an issuer's key set that a verification must wait for.
 enum Wait {
-    /// The set is older than its refresh interval (refreshed unless a refresh is in flight).
+    /// The set is older than its refresh interval and empty, or there is no runtime to refresh
+    /// it beside the request (refreshed unless a refresh is in flight).
     Stale(usize),
     /// The set has no key with this kid (a rate-limited refresh, shared by concurrent callers).
     UnknownKid(usize, String),

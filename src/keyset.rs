@@ -21,15 +21,17 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// One usable signing key of the issuer.
 pub struct VerifyingKey {
     kid: Box<str>,
-    /// SHA-256 of the key type and public key bytes: tells a key apart from another one that
-    /// reuses its `kid`.
+    /// SHA-256 of the key type, public key bytes and the algorithms it verifies: tells a key
+    /// apart from another one that reuses its `kid`, or the same key republished for another
+    /// `alg`.
     fingerprint: Fingerprint,
     /// One pre-parsed key per algorithm it may verify: the JWK's own `alg` if it names one,
     /// otherwise every allowed algorithm of its key type.
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
-/// A key's identity: SHA-256 over its type and public key material.
+/// A key's identity: SHA-256 over its type, public key material and the algorithms it verifies
+/// (what the verified-token cache may vouch for).
 pub type Fingerprint = [u8; 32];
 
 impl VerifyingKey {
@@ -233,7 +235,11 @@ impl VerifyingKey {
                 let n = b64(&rsa.n)?;
                 let e = b64(&rsa.e)?;
                 let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
-                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+                // `"n":"AA"` (a zero modulus) strips to nothing: no key at all, not a short one.
+                let Some(first) = n.first() else {
+                    return Err("RSA modulus is empty or zero");
+                };
+                let bits = n.len() * 8 - first.leading_zeros() as usize;
                 if bits < MIN_RSA_BITS {
                     return Err("RSA modulus under 2048 bits");
                 }
@@ -280,6 +286,12 @@ impl VerifyingKey {
             }
             _ => unreachable!("key kinds were matched above"),
         };
+        // What the key accepts is part of its identity: the same material republished under
+        // another `alg` (RFC 7517 §4.4) must not vouch for tokens the old `alg` verified.
+        for alg in &algorithms {
+            material.extend_from_slice(b"\0");
+            material.extend_from_slice(alg.as_str().as_bytes());
+        }
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &material);
         let fingerprint = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
         Ok(VerifyingKey {

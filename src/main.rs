@@ -29,8 +29,8 @@ enum Command {
     Lambda,
     /// Run the handler once on an event, like Lambda would, and print the answer on stdout.
     ///
-    /// Exit status: 0 with the response, 1 with {"errorType","errorMessage":"Unauthorized"}, 2 for a
-    /// configuration error. Logs go to stderr.
+    /// Exit status: 0 with the response; 1 with {"errorType","errorMessage":"Unauthorized"}; 2 when
+    /// it cannot run: a configuration error, or the event cannot be read. Logs go to stderr.
     Invoke {
         /// The event JSON file (`-` for stdin); samples are in events/.
         #[arg(long, short, default_value = "-")]
@@ -102,13 +102,31 @@ impl DashboardArgs {
     }
 }
 
+/// The variable table: each name and default on one line, its meaning below with a hanging
+/// indent, wrapped to 80 columns (clap does not wrap `after_help` text for us).
 fn variables_help() -> String {
+    const WIDTH: usize = 80;
+    const INDENT: &str = "      ";
     let mut help = String::from("Environment variables:\n");
     for (name, default, meaning) in VARIABLES
         .iter()
         .chain(&jwt_authorizer::metrics::emf::VARIABLES)
     {
-        help.push_str(&format!("  {name:<34} {default:<14} {meaning}\n"));
+        help.push_str(&format!("  {name:<34} {default}\n"));
+        let mut line = String::from(INDENT);
+        for word in meaning.split_whitespace() {
+            if line.len() > INDENT.len() && line.len() + 1 + word.len() > WIDTH {
+                help.push_str(&line);
+                help.push('\n');
+                line.truncate(INDENT.len());
+            }
+            if line.len() > INDENT.len() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        help.push_str(&line);
+        help.push('\n');
     }
     help
 }

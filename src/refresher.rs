@@ -3,16 +3,23 @@
 //!
 //! Lambda freezes the process between invocations, so the interval task only runs while an
 //! invocation does. That is why every authorization also checks the set's age (one clock read and
-//! one atomic load) and refreshes a stale set itself; and why the task sleeps until the next due
-//! time instead of using a `tokio::time::interval`, which would fire missed ticks in a burst after
-//! a thaw.
+//! one atomic load) and, when the set is stale, starts a refresh beside itself and answers with the
+//! keys it has (only an empty set is waited for); and why the task sleeps until the next due time
+//! instead of using a `tokio::time::interval`, which would fire missed ticks in a burst after a
+//! thaw.
+//!
+//! Where such a refresh finishes: on the runtime, beside the invocation that started it. If the
+//! answer goes out first, Lambda freezes the process with the fetch in flight, and the fetch
+//! carries on when the next invocation thaws it, bounded by `JWKS_TIMEOUT_MS` (a connection the
+//! freeze broke fails, and the set is retried after `JWKS_MIN_REFRESH_INTERVAL_SECONDS`, keeping
+//! the keys we have). Until it ends, later stale checks start no second one.
 
 use crate::config::IssuerConfig;
 use crate::fetcher::{Fetched, Fetcher};
 use crate::keyset::KeySet;
 use arc_swap::{ArcSwap, Guard};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -85,6 +92,8 @@ pub struct KeyStore {
     schedule: Schedule,
     /// Held while a fetch is in flight: concurrent refreshes wait for it instead of fetching again.
     in_flight: Mutex<()>,
+    /// Set while a stale refresh started by an authorization runs beside it: one at a time.
+    refreshing_beside: AtomicBool,
     /// Counts fetch attempts, so a waiter can tell that a fetch happened while it waited.
     attempts: AtomicU64,
     /// Milliseconds since `epoch` when the set is next due for a refresh.
@@ -106,6 +115,7 @@ impl KeyStore {
             fetcher,
             schedule,
             in_flight: Mutex::new(()),
+            refreshing_beside: AtomicBool::new(false),
             attempts: AtomicU64::new(0),
             next_due_ms: AtomicU64::new(0),
             kid_miss_blocked_until_ms: AtomicU64::new(0),
@@ -167,6 +177,32 @@ impl KeyStore {
         {
             self.fetch_and_swap(Trigger::Stale).await;
         }
+    }
+
+    /// Starts [`KeyStore::refresh_if_stale`] on the current tokio runtime and returns at once, so
+    /// that an authorization holding valid (if stale) keys need not wait for the issuer. A single
+    /// flight: while one such refresh runs, this starts no other. Returns `false` when there is
+    /// no runtime to start it on (the caller then refreshes inline).
+    pub fn refresh_stale_beside(self: &Arc<Self>) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        if self.refreshing_beside.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        let store = self.clone();
+        runtime.spawn(async move {
+            // Cleared however the refresh ends, so that a later stale check can start another.
+            struct Done<'a>(&'a AtomicBool);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    self.0.store(false, Ordering::Release);
+                }
+            }
+            let _done = Done(&store.refreshing_beside);
+            store.refresh_if_stale().await;
+        });
+        true
     }
 
     /// Called when a token names a kid the current set lacks: fetches at once (sharing a fetch

@@ -6,8 +6,9 @@
 //! the exact token that was verified can hit (an attacker cannot compute digests offline, and a
 //! chance collision is 2^-128 per lookup), and the tokens themselves are not kept in memory. SipHash
 //! rather than SHA-256 because it costs a fraction as much on CPUs without SHA extensions. A hit also requires the key that
-//! verified it to be in the current key set with the same material (its fingerprint): a key the
-//! issuer removed, or a `kid` reused for new material, verifies nothing from the cache. Only the
+//! verified it to be in the current key set with the same material and algorithms (its
+//! fingerprint): a key the issuer removed, a `kid` reused for new material, or a key republished
+//! under another `alg`, verifies nothing from the cache. Only the
 //! signature is remembered; claims are checked on every request, so expiry needs no bookkeeping.
 
 use crate::keyset::{Fingerprint, VerifyingKey};

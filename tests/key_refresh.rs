@@ -58,7 +58,23 @@ async fn a_removed_key_stops_working_after_the_next_refresh() {
 
     server.publish(&[new]);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    // This invocation finds the set stale and refreshes it before verifying (as after a Lambda thaw).
+    // This invocation finds the set stale (as after a Lambda thaw): it answers with the keys it
+    // has and starts the refresh beside itself.
+    let (decision, _) = authorize(&authorizer, &old_token).await;
+    assert_eq!(
+        decision.outcome,
+        Outcome::Allow,
+        "the set in hand still has it"
+    );
+    let store = authorizer.issuers()[0].keys();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while store.attempts() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the refresh beside the request ends");
+    // Once it has, the removed key verifies nothing.
     let (decision, _) = authorize(&authorizer, &old_token).await;
     assert_eq!(decision.reject, Some(Reject::UnknownKid));
     assert_eq!(
@@ -225,7 +241,7 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
     let key = rsa_key("late");
     let server = JwksServer::with_keys(&[key]).await;
     server.set_mode(Mode::Status(503));
-    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "0")]);
+    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "1")]);
     authorizer.refresh_keys(Trigger::Init).await;
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     assert_eq!(
@@ -233,6 +249,8 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
         Some(Reject::JwksUnavailable)
     );
     server.set_mode(Mode::Serve);
+    // The penalty box (at least a second) holds the kid's next fetch back.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         authorize(&authorizer, &token).await.0.outcome,
         Outcome::Allow,

@@ -171,6 +171,9 @@ fn repeated_claims_and_non_objects_are_refused() {
         check(&token(r#","email":"a","email":"b""#)),
         Err(Reject::InvalidClaim)
     );
+    // What the README says: only claims the authorizer reads are checked for repeats; others are
+    // skipped unread.
+    assert_eq!(check(&token(r#","unread":1,"unread":2"#)), Ok(()));
     assert_eq!(check("[1,2]"), Err(Reject::Malformed));
     assert_eq!(check("{"), Err(Reject::Malformed));
     assert_eq!(check(&format!("{} x", token(""))), Err(Reject::Malformed));
@@ -316,6 +319,30 @@ fn cognito_tokens_are_checked_by_token_use_and_client_id() {
     );
     assert_eq!(
         check_with(&config, &id("client-b", r#","email":"p@example.com""#)),
+        Err(Reject::MissingClaim)
+    );
+}
+
+#[test]
+fn a_null_claim_is_as_missing_for_required_claims() {
+    let config = config_with(&[("REQUIRED_CLAIMS", "tenant, email")]);
+    let tenant = |value: &str| token(&format!(r#","tenant":{value},"email":"a@b.c""#));
+    assert_eq!(check_with(&config, &tenant(r#""acme""#)), Ok(0));
+    assert_eq!(
+        check_with(&config, &tenant("[]")),
+        Ok(0),
+        "present, if empty"
+    );
+    for null in ["null", " null ", "\nnull"] {
+        assert_eq!(
+            check_with(&config, &tenant(null)),
+            Err(Reject::MissingClaim),
+            "tenant {null:?}"
+        );
+    }
+    // `email` is also a context claim: kept raw the same way.
+    assert_eq!(
+        check_with(&config, &token(r#","tenant":"acme","email":null"#)),
         Err(Reject::MissingClaim)
     );
 }

@@ -164,7 +164,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "REQUIRED_CLAIMS",
         "(none)",
-        "Claims every token must carry besides exp and sub, comma-separated",
+        "Claims every token must carry besides exp and sub, comma-separated (null counts as missing)",
     ),
     (
         "ALLOWED_ALGORITHMS",
@@ -194,7 +194,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "JWKS_KID_MISS_COOLDOWN_SECONDS",
         "10",
-        "After a fetch that did not find a kid, unknown kids cause no fetch for this long",
+        "After a fetch that did not find a kid, unknown kids cause no fetch for this long (at least 1 s: 0 counts as 1)",
     ),
     (
         "VERIFIED_TOKEN_CACHE_SIZE",
@@ -354,13 +354,16 @@ impl Config {
             "method" => Ok(ResourceMode::Method),
             _ => Err("use `stage` or `method`".to_owned()),
         });
-        let mut route_rules = vars.parse("ROUTE_SCOPES", Vec::new(), |v| {
-            v.split(';')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(RouteRule::parse)
-                .collect()
-        });
+        // Each bad rule is reported once, in the rule's own words (it quotes itself): not after
+        // the whole value, which for a single rule is the same text again.
+        let mut route_rules = Vec::new();
+        let rules = vars.get("ROUTE_SCOPES").unwrap_or_default();
+        for rule in rules.split(';').map(str::trim).filter(|r| !r.is_empty()) {
+            match RouteRule::parse(rule) {
+                Ok(rule) => route_rules.push(rule),
+                Err(message) => vars.problem("ROUTE_SCOPES", message),
+            }
+        }
         route_rules.extend(file_routes);
         let context_claims = vars.parse("CONTEXT_CLAIMS", Vec::new(), |v| {
             let claims = split_list(v, ',');
@@ -775,12 +778,15 @@ impl IssuerSpec {
             INTERVAL_MAX,
         )
         .max(1);
+        // Floored at 1 s: 0 would open the penalty box for good, and every made-up kid would
+        // cost the issuer a fetch.
         let cooldown = seconds(
             "kid_miss_cooldown_seconds",
             self.kid_miss_cooldown_seconds,
             defaults.kid_miss_cooldown_seconds,
             COOLDOWN_MAX,
-        );
+        )
+        .max(1);
         // Both from the environment: already reported there.
         let own_interval =
             self.refresh_interval_seconds.is_some() || self.min_refresh_interval_seconds.is_some();
@@ -1235,5 +1241,16 @@ mod tests {
                 .to_string()
                 .contains("/nonexistent/issuers.toml: cannot be read")
         );
+    }
+
+    #[test]
+    fn the_kid_miss_cooldown_is_at_least_a_second() {
+        let c = config(&[
+            ("TOKEN_ISSUER", "https://tenant.auth0.com/"),
+            ("AUDIENCE", "a"),
+            ("JWKS_KID_MISS_COOLDOWN_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.issuers[0].kid_miss_cooldown, Duration::from_secs(1));
     }
 }

@@ -1,0 +1,332 @@
+//! Issue 14's hardening, each through the real binary where it can be seen there: `invoke` on an
+//! event, or `serve` over HTTP, against issuers on 127.0.0.1.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::serve::Serve;
+use support::*;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_authorizer");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `authorizer invoke --event -` with only `env` in its environment and `event` on stdin.
+async fn invoke(env: &[(&str, String)], event: Vec<u8>) -> Run {
+    let mut child = Command::new(BIN)
+        .args(["invoke", "--event", "-"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&event).await.unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn env_for(server: &JwksServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("TOKEN_ISSUER", server.issuer()),
+        ("JWKS_URI", server.jwks_uri()),
+        ("AUDIENCE", AUDIENCE.into()),
+    ]
+}
+
+fn bearer_event(token: &str) -> Vec<u8> {
+    token_event(&format!("Bearer {token}"))
+}
+
+/// A key's public JWK as JSON, to edit before publishing it.
+fn jwk_json(key: &jwt_authorizer::issuer::SigningKey) -> Value {
+    serde_json::to_value(key.jwk()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_key_with_an_empty_or_zero_modulus_is_skipped_with_its_reason() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let zero = |kid: &str, n: &str| json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"});
+    server.publish_raw(
+        json!({"keys": [zero("zero", "AA"), zero("empty", ""), jwk_json(key)]}).to_string(),
+    );
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let run = invoke(&env_for(&server), bearer_event(&token)).await;
+    assert_eq!(
+        run.code, 0,
+        "the good key still verifies: {}{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.matches("RSA modulus is empty or zero").count() == 2,
+        "each bad key is skipped with its reason: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zero_kid_miss_cooldown_is_floored_at_one_second() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let env: Vec<(&str, String)> = env_for(&server)
+        .into_iter()
+        .chain([("JWKS_KID_MISS_COOLDOWN_SECONDS", "0".to_owned())])
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let serve = Serve::start(&[], &env).await;
+    assert_eq!(server.hits(), 1, "the start-up fetch");
+    let started = Instant::now();
+    for i in 0..5 {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(format!("made-up-{i}"));
+        let token = key
+            .sign_with_header(&header, &good_claims(&server.issuer()))
+            .unwrap();
+        let answer = serve.get("/pets", Some(&format!("Bearer {token}"))).await;
+        assert_eq!(answer.status, 401);
+    }
+    // One kid-miss fetch, then the penalty box for a second, even with 0 configured (on a slow
+    // machine the five requests may span more than one cooldown).
+    let cooldowns = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        server.hits() <= 1 + cooldowns && server.hits() < 6,
+        "{} fetches for 5 unknown kids in {:?}",
+        server.hits(),
+        started.elapsed()
+    );
+}
+
+/// What a discovery document says about `issuer`.
+#[derive(Clone, Copy, Debug)]
+enum Names {
+    Nothing,
+    Another,
+    Itself,
+}
+
+/// An OIDC discovery server on 127.0.0.1 (its issuer: its own base URL) whose document names the
+/// issuer as `names` says; returns the issuer URL.
+async fn discovery_server(key: &jwt_authorizer::issuer::SigningKey, names: Names) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}/");
+    let mut document = json!({ "jwks_uri": format!("{base}/jwks.json") });
+    match names {
+        Names::Nothing => {}
+        Names::Another => document["issuer"] = "https://elsewhere.example.com/".into(),
+        Names::Itself => document["issuer"] = issuer.clone().into(),
+    }
+    let jwks = jwt_authorizer::issuer::jwks([key]);
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(document) }),
+        )
+        .route(
+            "/jwks.json",
+            axum::routing::get(move || async move { jwks }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    issuer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discovery_document_must_name_the_configured_issuer() {
+    let key = rsa_key("good");
+    for names in [Names::Nothing, Names::Another, Names::Itself] {
+        let issuer = discovery_server(key, names).await;
+        let token = key.sign(&good_claims(&issuer)).unwrap();
+        let env = vec![("TOKEN_ISSUER", issuer), ("AUDIENCE", AUDIENCE.to_owned())];
+        let run = invoke(&env, bearer_event(&token)).await;
+        match names {
+            Names::Itself => assert_eq!(run.code, 0, "{}", run.stderr),
+            Names::Nothing | Names::Another => {
+                assert_eq!(run.code, 1, "a document naming {names:?}: {}", run.stdout);
+                assert!(
+                    run.stderr.contains("OIDC discovery") && run.stderr.contains("issuer"),
+                    "the refusal says why: {}",
+                    run.stderr
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_null_claim_does_not_satisfy_required_claims() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut env = env_for(&server);
+    env.push(("REQUIRED_CLAIMS", "tenant".to_owned()));
+    for (tenant, code) in [(json!("acme"), 0), (json!(null), 1)] {
+        let mut claims = good_claims(&server.issuer());
+        claims["tenant"] = tenant.clone();
+        let run = invoke(&env, bearer_event(&key.sign(&claims).unwrap())).await;
+        assert_eq!(run.code, code, "tenant {tenant}: {}", run.stdout);
+        if code == 1 {
+            assert!(run.stderr.contains("missing_claim"), "{}", run.stderr);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_republished_under_another_alg_no_longer_verifies_cached_tokens() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut env: Vec<(&str, String)> = env_for(&server);
+    env.push(("ALLOWED_ALGORITHMS", "RS256,PS256".to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // No gateway cache: every request reaches the authorizer and its verified-token cache.
+    let serve = Serve::start(&["--cache-ttl", "0"], &env).await;
+    let bearer = format!(
+        "Bearer {}",
+        key.sign(&good_claims(&server.issuer())).unwrap()
+    );
+    assert_eq!(serve.get("/pets", Some(&bearer)).await.status, 200);
+    assert_eq!(
+        serve.get("/pets", Some(&bearer)).await.status,
+        200,
+        "a cache hit"
+    );
+
+    // The same key material, now for PS256 only (RFC 7517 §4.4: `alg` is the algorithm the key
+    // is intended for).
+    let mut jwk = jwk_json(key);
+    jwk["alg"] = "PS256".into();
+    server.publish_raw(json!({ "keys": [jwk] }).to_string());
+    // A token with a kid the set lacks makes the authorizer fetch the new set.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("new-kid".into());
+    let other = key
+        .sign_with_header(&header, &good_claims(&server.issuer()))
+        .unwrap();
+    assert_eq!(
+        serve
+            .get("/pets", Some(&format!("Bearer {other}")))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(server.hits(), 2, "the new set was fetched");
+
+    assert_eq!(
+        serve.get("/pets", Some(&bearer)).await.status,
+        401,
+        "an RS256 token is not verified by a PS256-only key, cached or not: {}",
+        serve.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_key_set_is_refreshed_beside_the_request_not_before_it() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    // As in a thawed Lambda process: no interval task, only the authorizations' own age check.
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_TIMEOUT_MS", "5000"),
+        ],
+    );
+    authorizer.refresh_keys(jwt_authorizer::Trigger::Init).await;
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let delay = Duration::from_secs(3);
+    server.set_mode(Mode::Delay(delay));
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (decision, _) = authorize(&authorizer, &token).await;
+        assert_eq!(decision.outcome, jwt_authorizer::Outcome::Allow);
+        assert!(
+            started.elapsed() < delay / 2,
+            "answered with the current keys in {:?}, not after the {delay:?} fetch",
+            started.elapsed()
+        );
+    }
+    // The refresh finishes beside the requests, once: a single flight, not one per request.
+    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    assert_eq!(server.hits(), 2, "the start-up fetch and one stale refresh");
+    assert_eq!(authorizer.issuers()[0].keys().attempts(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_variable_table_reads_at_80_columns_with_a_hanging_indent() {
+    let output = Command::new(BIN).arg("--help").output().await.unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let table = &help[help.find("Environment variables:").expect("the table")..];
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "a line over 80 columns: {line:?}"
+        );
+    }
+    let lines: Vec<&str> = table.lines().skip(1).collect();
+    for name in ["TOKEN_ISSUER", "POLICY_RESOURCE"] {
+        let first = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in the table"));
+        let next = lines[first + 1];
+        assert!(
+            next.starts_with("      "),
+            "{name}'s meaning continues on an indented line: {next:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_exits_2_when_it_cannot_run_and_says_so_in_its_help() {
+    let run = Command::new(BIN)
+        .args(["invoke", "--event", "/nonexistent/event.json"])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("cannot read the event"));
+    let help = Command::new(BIN)
+        .args(["invoke", "--help"])
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("2 when it cannot run") && help.contains("the event cannot be read"),
+        "{help}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_route_scopes_rule_is_printed_once() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    let mut env = env_for(&server);
+    env.push(("ROUTE_SCOPES", "GET /pets read:pets".to_owned()));
+    let run = invoke(&env, b"{}".to_vec()).await;
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.matches("GET /pets read:pets").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
