@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AuthorizerCode } from './code';
+import { AUTHORIZATION_HEADER, ROUTE_KEY, credentialOf, parseIdentitySource, restIdentitySource } from './identity';
 import { AuthorizerSettings, environmentFor } from './variables';
 
 /** Properties of a `JwtAuthorizerFunction`: the authorizer's settings, and the Lambda's. */
@@ -74,8 +75,10 @@ export interface TokenAuthorizerOptions extends RestAuthorizerOptions {
 /** Options of `requestAuthorizer()`. */
 export interface RequestAuthorizerOptions extends RestAuthorizerOptions {
   /**
-   * The cache key (and, when caching, the values that must be present). The authorizer reads
-   * the token from the `Authorization` header.
+   * The cache key (and, when caching, the values that must be present), in REST syntax
+   * (`apigateway.IdentitySource.header('X-Token')`) or HTTP API syntax (`$request.header.X-Token`).
+   * The authorizer reads the token from the first header or query parameter among them; the
+   * function's `IDENTITY_SOURCE` is set to match.
    *
    * @default [IdentitySource.header('Authorization')]
    */
@@ -87,10 +90,11 @@ export interface HttpApiAuthorizerOptions {
   /** @default the construct id */
   readonly authorizerName?: string;
   /**
-   * The cache key. Add `$context.routeKey` to cache per route, which makes simple responses
-   * safe with route rules.
+   * The cache key, in order. Add `$context.routeKey` to cache per route, which simple
+   * responses need under route rules. The authorizer verifies the token among these values
+   * (the first header or query parameter); the function's `IDENTITY_SOURCE` is set to match.
    *
-   * @default ['$request.header.Authorization']
+   * @default the function's `identitySource` if set, else ['$request.header.Authorization']
    */
   readonly identitySource?: string[];
   /** @default 300 seconds (0 with `policyResource: 'method'`) */
@@ -100,7 +104,8 @@ export interface HttpApiAuthorizerOptions {
    * called route only, and API Gateway caches it for every route; so when route rules may exist
    * (`routeScopes` or `configFile` set) and the identity source lacks `$context.routeKey`, the
    * default is `policy`, whose one cached policy holds an explicit Deny for each refused route,
-   * and `simple` with a TTL above 0 throws. Sets the function's `HTTP_API_RESPONSE` to match.
+   * and `simple` throws, whatever the TTL (the authorizer, which cannot see the TTL, would
+   * refuse every event as `unsafe_cache_key`). Sets the function's `HTTP_API_RESPONSE` to match.
    *
    * @default the function's `httpApiResponse` if set; else 'policy' when route rules may exist
    * and the cache is not per route, else 'simple'
@@ -112,6 +117,24 @@ export interface HttpApiAuthorizerOptions {
 export const TUTORIAL_VALIDATION_REGEX = '^Bearer [-0-9a-zA-z\\.]*$';
 
 const DEFAULT_TTL = Duration.minutes(5);
+
+/** What one authorizer (or the `identitySource` property) needs of `IDENTITY_SOURCE`. */
+interface IdentitySourceNeed {
+  /** The authorizer's id, or the property. */
+  readonly by: string;
+  /** Its identity sources, in HTTP API syntax. */
+  readonly sources: readonly string[];
+  /**
+   * HTTP API authorizers (and the property) need exactly their list: the authorizer matches
+   * the event's `identitySource` values against it. REST `REQUEST` authorizers only need the
+   * token's source to be the one they name.
+   */
+  readonly exact: boolean;
+}
+
+function describeNeed(need: IdentitySourceNeed): string {
+  return need.exact ? `'${need.sources.join(',')}'` : `the token in ${credentialOf(need.sources)}`;
+}
 
 /**
  * The jwt-authorizer Lambda function (`provided.al2023`, handler `bootstrap`, arm64 by default),
@@ -138,11 +161,19 @@ export class JwtAuthorizerFunction extends Construct {
   /** The settings it was created with. */
   public readonly settings: AuthorizerSettings;
   private httpApiResponse?: 'simple' | 'policy';
+  private readonly identitySourceNeeds: IdentitySourceNeed[] = [];
 
   constructor(scope: Construct, id: string, props: JwtAuthorizerFunctionProps) {
     super(scope, id);
     this.settings = props;
     this.httpApiResponse = props.httpApiResponse;
+    if (props.identitySource !== undefined) {
+      this.identitySourceNeeds.push({
+        by: 'identitySource',
+        sources: parseIdentitySource(props.identitySource, 'IDENTITY_SOURCE'),
+        exact: true,
+      });
+    }
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -185,6 +216,9 @@ export class JwtAuthorizerFunction extends Construct {
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3005'] },
     });
+    // An explicit HTTP_API_RESPONSE=simple with route rules and no route key in IDENTITY_SOURCE
+    // stops the authorizer at start-up; checked once every helper has had its say.
+    this.node.addValidation({ validate: () => this.startupProblems() });
   }
 
   /** A REST API `TOKEN` authorizer: source `Authorization`, the tutorial's regex, a safe TTL. */
@@ -199,13 +233,25 @@ export class JwtAuthorizerFunction extends Construct {
     });
   }
 
-  /** A REST API `REQUEST` authorizer: the token from the `Authorization` header, a safe TTL. */
+  /**
+   * A REST API `REQUEST` authorizer: the token from the `Authorization` header (or the first
+   * header or query parameter of `identitySources`), a safe TTL. Sets `IDENTITY_SOURCE` to match.
+   */
   public requestAuthorizer(id: string, options: RequestAuthorizerOptions = {}): apigateway.RequestAuthorizer {
+    const sources = parseIdentitySource(
+      options.identitySources ?? [apigateway.IdentitySource.header('Authorization')],
+      `${id}: identitySources`,
+    );
+    if (sources.includes(ROUTE_KEY)) {
+      throw new Error(`${id}: '${ROUTE_KEY}' is an HTTP API variable; a REST API has none of that name`);
+    }
+    const ttl = this.restTtl(id, options.resultsCacheTtl);
+    this.requireIdentitySource({ by: id, sources, exact: false });
     return new apigateway.RequestAuthorizer(this, id, {
       handler: this.function,
       authorizerName: options.authorizerName,
-      identitySources: options.identitySources ?? [apigateway.IdentitySource.header('Authorization')],
-      resultsCacheTtl: this.restTtl(id, options.resultsCacheTtl),
+      identitySources: sources.map(restIdentitySource),
+      resultsCacheTtl: ttl,
     });
   }
 
@@ -214,8 +260,11 @@ export class JwtAuthorizerFunction extends Construct {
    * rules (see `HttpApiAuthorizerOptions.responseType`). Sets `HTTP_API_RESPONSE` to match.
    */
   public httpApiAuthorizer(id: string, options: HttpApiAuthorizerOptions = {}): authorizers.HttpLambdaAuthorizer {
-    const identitySource = options.identitySource ?? ['$request.header.Authorization'];
-    const perRoute = identitySource.includes('$context.routeKey');
+    const identitySource = parseIdentitySource(
+      options.identitySource ?? this.settings.identitySource ?? [AUTHORIZATION_HEADER],
+      `${id}: identitySource`,
+    );
+    const perRoute = identitySource.includes(ROUTE_KEY);
     const routeRulesMayExist =
       Object.keys(this.settings.routeScopes ?? {}).length > 0 || this.settings.configFile !== undefined;
     const methodOnly = this.settings.policyResource === 'method';
@@ -224,11 +273,12 @@ export class JwtAuthorizerFunction extends Construct {
     const responseType =
       options.responseType ?? this.httpApiResponse ?? (routeRulesMayExist && !perRoute ? 'policy' : 'simple');
 
-    if (responseType === 'simple' && routeRulesMayExist && caches) {
+    if (responseType === 'simple' && routeRulesMayExist && !perRoute) {
       throw new Error(
         `${id}: a simple response answers for the called route only, and API Gateway would reuse it ` +
-          `on every route for ${ttl.toSeconds()} s, so route rules (routeScopes/configFile) need ` +
-          `responseType 'policy', '$context.routeKey' in identitySource, or resultsCacheTtl 0`,
+          `on every route of the same identity source, so route rules (routeScopes/configFile) need ` +
+          `'${ROUTE_KEY}' in identitySource (whatever the TTL: the authorizer refuses the events ` +
+          `otherwise), or responseType 'policy'`,
       );
     }
     if (methodOnly && caches) {
@@ -243,6 +293,7 @@ export class JwtAuthorizerFunction extends Construct {
           `(httpApiResponse or another authorizer), this authorizer needs '${responseType}'`,
       );
     }
+    this.requireIdentitySource({ by: id, sources: identitySource, exact: true });
     this.httpApiResponse = responseType;
     this.function.addEnvironment('HTTP_API_RESPONSE', responseType);
 
@@ -254,6 +305,50 @@ export class JwtAuthorizerFunction extends Construct {
         responseType === 'simple' ? authorizers.HttpLambdaResponseType.SIMPLE : authorizers.HttpLambdaResponseType.IAM,
       ],
     });
+  }
+
+  /**
+   * Records what an authorizer needs of `IDENTITY_SOURCE` and sets the variable to a value every
+   * authorizer of the function accepts: the exact list of the HTTP API authorizers (and of the
+   * `identitySource` property), else the first REST authorizer's.
+   *
+   * @throws when the needs disagree: the function's one variable cannot serve them all
+   */
+  private requireIdentitySource(need: IdentitySourceNeed): void {
+    const needs = [...this.identitySourceNeeds, need];
+    const chosen = needs.find((n) => n.exact) ?? needs[0];
+    const value = chosen.sources.join(',');
+    for (const other of needs) {
+      const accepts = other.exact
+        ? other.sources.join(',') === value
+        : credentialOf(other.sources) === credentialOf(chosen.sources);
+      if (!accepts) {
+        const [mine, theirs] = other === need ? [need, chosen] : [need, other];
+        throw new Error(
+          `${need.by}: this authorizer needs IDENTITY_SOURCE ${describeNeed(mine)}, ${theirs.by} needs ` +
+            `${describeNeed(theirs)}; the function has one IDENTITY_SOURCE (HTTP API authorizers need ` +
+            `the same identity sources in the same order, REST REQUEST authorizers the same token source): ` +
+            `use a second JwtAuthorizerFunction`,
+        );
+      }
+    }
+    this.identitySourceNeeds.push(need);
+    this.function.addEnvironment('IDENTITY_SOURCE', value);
+  }
+
+  /** What would stop the authorizer at start-up, given the settings and what the helpers set. */
+  private startupProblems(): string[] {
+    const identitySource = this.identitySourceNeeds.find((n) => n.exact) ?? this.identitySourceNeeds[0];
+    const perRoute = identitySource?.sources.includes(ROUTE_KEY) ?? false;
+    const routeRules = Object.keys(this.settings.routeScopes ?? {}).length > 0;
+    if (this.httpApiResponse === 'simple' && routeRules && !perRoute) {
+      return [
+        `httpApiResponse 'simple' with routeScopes needs '${ROUTE_KEY}' in IDENTITY_SOURCE, or the ` +
+          `authorizer does not start: set httpApiResponse 'policy', or identitySource to the ` +
+          `authorizer's identity sources with '${ROUTE_KEY}' among them`,
+      ];
+    }
+    return [];
   }
 
   /** The REST TTL: any with `policyResource: 'stage'`, only 0 with 'method'. */

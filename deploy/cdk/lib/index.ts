@@ -1,3 +1,4 @@
 export * from './code';
 export * from './function';
+export * from './identity';
 export * from './variables';

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { parseIdentitySource } from './identity';
 
 /**
  * How one construct property becomes one environment variable of the authorizer.
@@ -109,6 +110,13 @@ const routes = (variable: string): VariableBinding<RouteScopes> => ({
       .join('; '),
 });
 
+/** Identity sources in either API's syntax, written in HTTP API syntax (the authorizer reads both). */
+const identitySources = (variable: string): VariableBinding<readonly string[]> => ({
+  variable,
+  type: 'string[]',
+  encode: (sources) => parseIdentitySource(sources, variable).join(','),
+});
+
 /**
  * Every environment variable of the authorizer, as a construct property (the key).
  *
@@ -165,6 +173,24 @@ export const AUTHORIZER_VARIABLES = {
   rejectMode: oneOf('REJECT_MODE', 'unauthorized', 'deny'),
   /** HTTP API (payload 2.0) answers; set by `httpApiAuthorizer()` to match the authorizer's response type. */
   httpApiResponse: oneOf('HTTP_API_RESPONSE', 'simple', 'policy'),
+  /**
+   * The authorizer's identity sources as configured in API Gateway, in order, e.g.
+   * `['$request.header.Authorization', '$context.routeKey']` (REST spelling too). The helpers
+   * set it from the identity sources they configure (`httpApiAuthorizer()` uses it as its
+   * default) and throw when theirs disagree with it. Set it yourself only for authorizers you
+   * attach without the helpers.
+   */
+  identitySource: identitySources('IDENTITY_SOURCE'),
+  /** Claims read as scopes, the first present one wins (Okta, Entra ID: `scp`; Auth0 RBAC: `permissions`); default `['scope', 'scp']`. */
+  scopeClaims: list('SCOPE_CLAIMS'),
+  /**
+   * A claim (e.g. `client_id`) whose value policy answers carry as `usageIdentifierKey`, so that
+   * REST usage plans meter and throttle per client; tokens without it are refused. The RestApi
+   * needs `apiKeySourceType: apigateway.ApiKeySourceType.AUTHORIZER`, its methods
+   * `apiKeyRequired: true`, and a usage plan holding one API key per client whose value is that
+   * client's claim value. HTTP APIs have no usage plans.
+   */
+  usageIdentifierClaim: text('USAGE_IDENTIFIER_CLAIM'),
   /** CloudWatch namespace of the EMF metrics; default `JwtAuthorizer`. */
   metricsNamespace: text('METRICS_NAMESPACE'),
   /** Value of the metrics' `service` dimension; default: the function name. */

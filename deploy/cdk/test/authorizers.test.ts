@@ -84,7 +84,7 @@ describe('REST TOKEN authorizer', () => {
 });
 
 describe('REST REQUEST authorizer', () => {
-  test('identity source the Authorization header, TTL 300, invoke permission', () => {
+  test('identity source the Authorization header, TTL 300, invoke permission, IDENTITY_SOURCE to match', () => {
     const { stack, auth } = stackWithAuthorizer();
     restApi(stack, auth.requestAuthorizer('Request'));
     const template = Template.fromStack(stack);
@@ -94,6 +94,29 @@ describe('REST REQUEST authorizer', () => {
       AuthorizerResultTtlInSeconds: 300,
     });
     template.hasResourceProperties('AWS::Lambda::Permission', restInvokePermission);
+    expect(functionEnvironment(template).IDENTITY_SOURCE).toBe('$request.header.Authorization');
+  });
+
+  test('other identity sources, in REST or HTTP API spelling: REST spelling for API Gateway, IDENTITY_SOURCE to match', () => {
+    const { stack, auth } = stackWithAuthorizer();
+    const identitySources = [apigateway.IdentitySource.context('stage'), '$request.querystring.token', 'stageVariables.tenant'];
+    restApi(stack, auth.requestAuthorizer('Request', { identitySources }));
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      IdentitySource: 'context.stage,method.request.querystring.token,stageVariables.tenant',
+    });
+    expect(functionEnvironment(template).IDENTITY_SOURCE).toBe('$context.stage,$request.querystring.token,$stageVariables.tenant');
+  });
+
+  test('refuses identity sources the authorizer would refuse at start-up, and the HTTP API route key', () => {
+    const { auth } = stackWithAuthorizer();
+    expect(() => auth.requestAuthorizer('Body', { identitySources: ['method.request.body.token'] })).toThrow(
+      /Body: identitySources: 'method.request.body.token' is not an identity source/,
+    );
+    expect(() => auth.requestAuthorizer('NoToken', { identitySources: ['context.stage'] })).toThrow(/no source holds the token/);
+    expect(() =>
+      auth.requestAuthorizer('RouteKey', { identitySources: ['method.request.header.Authorization', '$context.routeKey'] }),
+    ).toThrow(/HTTP API variable/);
   });
 
   test("policyResource 'method': TTL 0, and a TTL is refused", () => {
@@ -115,6 +138,7 @@ describe('HTTP API Lambda authorizer', () => {
       AuthorizerResultTtlInSeconds: 300,
     });
     expect(functionEnvironment(template).HTTP_API_RESPONSE).toBe('simple');
+    expect(functionEnvironment(template).IDENTITY_SOURCE).toBe('$request.header.Authorization');
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 'apigateway.amazonaws.com',
@@ -142,15 +166,50 @@ describe('HTTP API Lambda authorizer', () => {
   test('route rules with $context.routeKey in the identity source: simple responses, cached per route', () => {
     const identitySource = ['$request.header.Authorization', '$context.routeKey'];
     const template = httpTemplate({ routeScopes: { 'POST /pets': ['write:pets'] } }, { identitySource });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { EnableSimpleResponses: true, IdentitySource: identitySource });
-    expect(functionEnvironment(template).HTTP_API_RESPONSE).toBe('simple');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      EnableSimpleResponses: true,
+      IdentitySource: identitySource,
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    expect(functionEnvironment(template)).toMatchObject({
+      HTTP_API_RESPONSE: 'simple',
+      IDENTITY_SOURCE: '$request.header.Authorization,$context.routeKey',
+    });
   });
 
-  test('route rules with simple responses need TTL 0', () => {
+  test("route rules with simple responses need '$context.routeKey' in the identity source, whatever the TTL", () => {
     const rules = { routeScopes: { 'POST /pets': ['write:pets'] } };
-    expect(() => httpTemplate(rules, { responseType: 'simple' })).toThrow(/route rules .* need responseType 'policy'/);
-    const template = httpTemplate(rules, { responseType: 'simple', resultsCacheTtl: Duration.seconds(0) });
+    for (const resultsCacheTtl of [undefined, Duration.seconds(0)]) {
+      expect(() => httpTemplate(rules, { responseType: 'simple', resultsCacheTtl })).toThrow(
+        /route rules .* need '\$context.routeKey' in identitySource .*or responseType 'policy'/,
+      );
+      expect(() => httpTemplate({ configFile: '/opt/issuers.toml' }, { responseType: 'simple', resultsCacheTtl })).toThrow(
+        /route rules/,
+      );
+    }
+    const template = httpTemplate(rules, {
+      responseType: 'simple',
+      resultsCacheTtl: Duration.seconds(0),
+      identitySource: ['$request.header.Authorization', '$context.routeKey'],
+    });
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { EnableSimpleResponses: true, AuthorizerResultTtlInSeconds: 0 });
+  });
+
+  test('another token header, in either spelling: IDENTITY_SOURCE names it, in the identity source order', () => {
+    const template = httpTemplate({}, { identitySource: ['$context.routeKey', 'method.request.header.X-Token'] });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { IdentitySource: ['$context.routeKey', '$request.header.X-Token'] });
+    expect(functionEnvironment(template).IDENTITY_SOURCE).toBe('$context.routeKey,$request.header.X-Token');
+    expect(() => httpTemplate({}, { identitySource: ['$request.cookie.token'] })).toThrow(/is not an identity source/);
+  });
+
+  test("the function's identitySource is the default, and an authorizer that differs from it throws", () => {
+    const identitySource = ['$request.header.Authorization', '$context.routeKey'];
+    const template = httpTemplate({ identitySource, routeScopes: { 'POST /pets': ['write:pets'] } });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { EnableSimpleResponses: true, IdentitySource: identitySource });
+    expect(functionEnvironment(template).IDENTITY_SOURCE).toBe(identitySource.join(','));
+    expect(() => httpTemplate({ identitySource }, { identitySource: ['$request.header.Authorization'] })).toThrow(
+      /HttpAuth: this authorizer needs IDENTITY_SOURCE '\$request.header.Authorization', identitySource needs '\$request.header.Authorization,\$context.routeKey'/,
+    );
   });
 
   test('httpApiResponse set on the function must agree with the authorizer', () => {
@@ -162,6 +221,16 @@ describe('HTTP API Lambda authorizer', () => {
     );
     const template = httpTemplate({ httpApiResponse: 'policy' }, { responseType: 'policy' });
     expect(functionEnvironment(template).HTTP_API_RESPONSE).toBe('policy');
+  });
+
+  test('an explicit simple httpApiResponse with routeScopes and no route key fails synth (the authorizer would not start)', () => {
+    const rules = { routeScopes: { 'POST /pets': ['write:pets'] }, httpApiResponse: 'simple' as const };
+    const { stack, auth } = stackWithAuthorizer(rules);
+    restApi(stack, auth.tokenAuthorizer('Token'));
+    expect(() => Template.fromStack(stack)).toThrow(/httpApiResponse 'simple' with routeScopes needs '\$context.routeKey'/);
+    const perRoute = stackWithAuthorizer({ ...rules, identitySource: ['$request.header.Authorization', '$context.routeKey'] });
+    restApi(perRoute.stack, perRoute.auth.tokenAuthorizer('Token'));
+    expect(functionEnvironment(Template.fromStack(perRoute.stack)).HTTP_API_RESPONSE).toBe('simple');
   });
 
   test('one function cannot serve two HTTP API authorizers of different response types', () => {
@@ -181,5 +250,57 @@ describe('HTTP API Lambda authorizer', () => {
       { identitySource: ['$request.header.Authorization', '$context.routeKey'] },
     );
     perRoute.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
+  });
+});
+
+describe('one function, several authorizers: one IDENTITY_SOURCE', () => {
+  test('two HTTP API authorizers need the same identity sources, in the same order', () => {
+    const { auth } = stackWithAuthorizer();
+    auth.httpApiAuthorizer('First', { identitySource: ['$request.header.Authorization', '$context.routeKey'] });
+    auth.httpApiAuthorizer('Same', { identitySource: ['$request.header.Authorization', '$context.routeKey'] });
+    expect(() => auth.httpApiAuthorizer('Reversed', { identitySource: ['$context.routeKey', '$request.header.Authorization'] })).toThrow(
+      /Reversed: this authorizer needs IDENTITY_SOURCE '\$context.routeKey,\$request.header.Authorization', First needs '\$request.header.Authorization,\$context.routeKey'.*second JwtAuthorizerFunction/,
+    );
+  });
+
+  test('REST REQUEST and HTTP API authorizers agree when the token comes from the same header, in either order', () => {
+    const perRoute = ['$request.header.Authorization', '$context.routeKey'];
+    for (const restFirst of [true, false]) {
+      const { stack, auth } = stackWithAuthorizer();
+      if (restFirst) restApi(stack, auth.requestAuthorizer('Request'));
+      httpApi(auth, { identitySource: perRoute });
+      if (!restFirst) restApi(stack, auth.requestAuthorizer('Request'));
+      // The HTTP API's list: its events are matched against it; REST events only read the header.
+      expect(functionEnvironment(Template.fromStack(stack)).IDENTITY_SOURCE).toBe(perRoute.join(','));
+    }
+  });
+
+  test('a REST REQUEST authorizer whose token comes from elsewhere throws, whichever comes first', () => {
+    const xToken = [apigateway.IdentitySource.header('X-Token')];
+    const restFirst = stackWithAuthorizer();
+    restFirst.auth.requestAuthorizer('Request', { identitySources: xToken });
+    expect(() => restFirst.auth.httpApiAuthorizer('Http')).toThrow(
+      /Http: this authorizer needs IDENTITY_SOURCE '\$request.header.Authorization', Request needs the token in \$request.header.X-Token/,
+    );
+    const httpFirst = stackWithAuthorizer();
+    httpFirst.auth.httpApiAuthorizer('Http');
+    expect(() => httpFirst.auth.requestAuthorizer('Request', { identitySources: xToken })).toThrow(
+      /Request: this authorizer needs IDENTITY_SOURCE the token in \$request.header.X-Token, Http needs '\$request.header.Authorization'/,
+    );
+    const twoRest = stackWithAuthorizer();
+    twoRest.auth.requestAuthorizer('Header');
+    expect(() => twoRest.auth.requestAuthorizer('Query', { identitySources: ['method.request.querystring.token'] })).toThrow(
+      /Query: .* the token in \$request.querystring.token, Header needs the token in \$request.header.Authorization/,
+    );
+  });
+
+  test('a TOKEN authorizer sets no IDENTITY_SOURCE (its event carries the token) and joins any other', () => {
+    const { stack, auth } = stackWithAuthorizer();
+    restApi(stack, auth.tokenAuthorizer('Token'));
+    expect(functionEnvironment(Template.fromStack(stack)).IDENTITY_SOURCE).toBeUndefined();
+    const mixed = stackWithAuthorizer();
+    mixed.auth.tokenAuthorizer('Token');
+    mixed.auth.requestAuthorizer('Request', { identitySources: [apigateway.IdentitySource.header('X-Token')] });
+    expect(() => mixed.auth.httpApiAuthorizer('Http', { identitySource: ['$request.header.X-Token'] })).not.toThrow();
   });
 });

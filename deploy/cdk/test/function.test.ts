@@ -37,6 +37,9 @@ describe('JwtAuthorizerFunction', () => {
       routeScopes: { 'POST /pets': ['write:pets'], 'DELETE /pets/{petId}': ['admin', 'write:pets'] },
       contextClaims: ['email', 'cognito:groups'],
       rejectMode: 'deny',
+      identitySource: ['method.request.header.X-Token', 'context.stage'],
+      scopeClaims: ['scp', 'permissions'],
+      usageIdentifierClaim: 'client_id',
       metricsFlushInterval: Duration.minutes(1),
     });
     expect(functionEnvironment(Template.fromStack(stack))).toEqual({
@@ -51,6 +54,10 @@ describe('JwtAuthorizerFunction', () => {
       ROUTE_SCOPES: 'POST /pets=write:pets; DELETE /pets/{petId}=admin write:pets',
       CONTEXT_CLAIMS: 'email,cognito:groups',
       REJECT_MODE: 'deny',
+      // Either API's spelling, written in the HTTP API's (the authorizer reads both).
+      IDENTITY_SOURCE: '$request.header.X-Token,$context.stage',
+      SCOPE_CLAIMS: 'scp,permissions',
+      USAGE_IDENTIFIER_CLAIM: 'client_id',
       METRICS_FLUSH_INTERVAL_SECONDS: '60',
     });
   });
@@ -64,6 +71,11 @@ describe('JwtAuthorizerFunction', () => {
     ['a fractional count', { jwksMaxBytes: 1.5 }, /JWKS_MAX_BYTES/],
     ['a leeway that is not whole seconds', { clockSkewLeeway: Duration.millis(1500) }, /whole number/],
     ['an unknown reject mode', { rejectMode: 'drop' as 'deny' }, /REJECT_MODE/],
+    ['an identity source without its kind', { identitySource: ['Authorization'] }, /IDENTITY_SOURCE: 'Authorization' is not an identity source/],
+    ['an identity source of the body', { identitySource: ['$request.body.token'] }, /is not an identity source/],
+    ['identity sources none of which holds the token', { identitySource: ['$context.routeKey'] }, /no source holds the token/],
+    ['no identity source', { identitySource: [] }, /IDENTITY_SOURCE: name 1 to 8/],
+    ['a scope claim with a comma', { scopeClaims: ['scope,scp'] }, /SCOPE_CLAIMS/],
   ])('refuses %s at synth time', (_what, props, message) => {
     expect(() => stackWithAuthorizer(props)).toThrow(message);
   });
