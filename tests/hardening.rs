@@ -330,3 +330,40 @@ async fn a_bad_route_scopes_rule_is_printed_once() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_issuer_in_config_file_is_reported_once_not_also_as_unknown_to_its_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("issuers.toml");
+    std::fs::write(
+        &path,
+        "[[issuer]]\nname = \"users\"\nissuer = \"https://users.example.com/\"\n\n\
+         [[route]]\nroute = \"GET /pets\"\nscopes = [\"read:pets\"]\nissuers = [\"users\"]\n\n\
+         [[route]]\nroute = \"POST /pets\"\nscopes = [\"write:pets\"]\nissuers = [\"nobody\"]\n",
+    )
+    .unwrap();
+    let run = invoke(
+        &[("CONFIG_FILE", path.to_str().unwrap().to_owned())],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains(r#"issuer "users": audiences: is required"#),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr
+            .contains(r#""users" is not the name of an issuer"#),
+        "the route names an issuer the file has: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(r#""nobody" is not the name of an issuer of this file"#),
+        "a name the file lacks is still reported: {}",
+        run.stderr
+    );
+}
