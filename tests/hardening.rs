@@ -367,3 +367,19 @@ async fn a_broken_issuer_in_config_file_is_reported_once_not_also_as_unknown_to_
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_first_fetch_does_not_claim_to_keep_keys_it_does_not_have() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    server.set_mode(Mode::Status(503));
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let run = invoke(&env_for(&server), bearer_event(&token)).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        !run.stderr.contains("keeping the keys we have"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("no keys yet"), "{}", run.stderr);
+}
