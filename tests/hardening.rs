@@ -383,3 +383,41 @@ async fn a_failed_first_fetch_does_not_claim_to_keep_keys_it_does_not_have() {
     );
     assert!(run.stderr.contains("no keys yet"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_logs_one_access_line_per_request_even_when_the_gateway_answers_itself() {
+    let serve = Serve::start(&[], &[]).await;
+    let bearer = serve.bearer();
+    assert_eq!(serve.get("/pets", None).await.status, 401, "no token");
+    assert_eq!(serve.get("/pets", Some(&bearer)).await.status, 200);
+    assert_eq!(
+        serve.get("/pets/1", Some(&bearer)).await.status,
+        200,
+        "cached"
+    );
+    assert_eq!(serve.get("/nowhere", Some(&bearer)).await.status, 403);
+    // The lines may trail the answers by a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = serve.logs();
+    // The embedded issuer's documents are served on the same listener, and logged too.
+    let access: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("access") && !l.contains("/.well-known/"))
+        .collect();
+    assert_eq!(access.len(), 4, "one line per request: {logs}");
+    for (line, (path, status)) in access.iter().zip([
+        ("/pets", 401),
+        ("/pets", 200),
+        ("/pets/1", 200),
+        ("/nowhere", 403),
+    ]) {
+        assert!(
+            line.contains(path) && line.contains(&status.to_string()),
+            "{path} {status}: {line}"
+        );
+    }
+    assert!(
+        !logs.contains(&bearer["Bearer ".len()..]),
+        "the token never reaches the logs"
+    );
+}

@@ -282,7 +282,8 @@ pub async fn serve_with_env(
     }
     let app = app
         .fallback(gateway::missing_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(server::access_log));
     let admin_app = admin::routes(Arc::new(admin::Admin {
         authorizer: authorizer.clone(),
         auth_mode: match (&authorizer, embedded) {
