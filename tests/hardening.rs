@@ -421,3 +421,19 @@ async fn serve_logs_one_access_line_per_request_even_when_the_gateway_answers_it
         "the token never reaches the logs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_warns_when_policy_resource_method_meets_its_cache() {
+    let serve = Serve::start(&[], &[("POLICY_RESOURCE", "method")]).await;
+    assert!(
+        serve.logs().contains("POLICY_RESOURCE=method"),
+        "a warning on start: {}",
+        serve.logs()
+    );
+    let quiet = Serve::start(&["--cache-ttl", "0"], &[("POLICY_RESOURCE", "method")]).await;
+    assert!(
+        !quiet.logs().contains("POLICY_RESOURCE=method"),
+        "{}",
+        quiet.logs()
+    );
+}

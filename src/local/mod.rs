@@ -247,6 +247,20 @@ pub async fn serve_with_env(
         Some(Arc::new(Authorizer::from_config(config)?))
     };
 
+    // API Gateway's cache keeps a policy for every route of the API; one for the called method
+    // only (POLICY_RESOURCE=method) then answers every other route with 403 until the TTL ends.
+    if let Some(authorizer) = &authorizer
+        && authorizer.config().resource_mode == crate::policy::ResourceMode::Method
+        && args.cache_ttl > 0
+    {
+        tracing::warn!(
+            cache_ttl_seconds = args.cache_ttl,
+            "POLICY_RESOURCE=method with the result cache on: a token's cached policy allows only \
+             the route it first called, and its other routes get 403 from the cache until the TTL \
+             ends; use POLICY_RESOURCE=stage, or --cache-ttl 0"
+        );
+    }
+
     // The Prometheus recorder (if installed) gets its handles once the issuers are known.
     crate::metrics::install_handles(
         &authorizer
