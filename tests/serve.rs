@@ -298,7 +298,7 @@ async fn an_external_issuers_key_rotation_is_picked_up_through_the_gateway() {
         ("TOKEN_ISSUER", issuer.as_str()),
         ("JWKS_URI", jwks_uri.as_str()),
         ("AUDIENCE", AUDIENCE),
-        ("JWKS_KID_MISS_COOLDOWN_SECONDS", "0"),
+        ("JWKS_KID_MISS_COOLDOWN_SECONDS", "1"),
     ];
     let serve = Serve::start(&["--cache-ttl", "0"], &env).await;
     assert!(
@@ -315,6 +315,8 @@ async fn an_external_issuers_key_rotation_is_picked_up_through_the_gateway() {
     assert_eq!(serve.get("/pets", Some(&new)).await.status, 401);
 
     jwks.publish(&[k2]);
+    // The penalty box (at least a second) holds the kid's next fetch back.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let answer = serve.get("/pets", Some(&new)).await;
     assert_eq!(answer.status, 200, "{}\n{}", answer.body, serve.logs());
     assert_eq!(
