@@ -437,3 +437,77 @@ async fn serve_warns_when_policy_resource_method_meets_its_cache() {
         quiet.logs()
     );
 }
+
+/// Starts `serve` with the embedded issuer and `--key`, returning its whole banner.
+async fn serve_banner(
+    key: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--key",
+        ])
+        .arg(key)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("authorizer cache:") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap();
+    (child, banner)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_banner_names_a_command_that_exists_and_a_token_like_token_mints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, banner) = serve_banner(&dir.path().join("dev-key.pem"), &[]).await;
+    let more = banner
+        .lines()
+        .find(|l| l.starts_with("More tokens:"))
+        .unwrap_or_else(|| panic!("a `More tokens:` line: {banner}"));
+    // PATH is empty here: `authorizer` is not a command this user has.
+    assert!(
+        more.starts_with(&format!("More tokens: {BIN} token --key ")),
+        "the running binary's own path: {more}"
+    );
+    let token = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("export TOKEN="))
+        .expect("a token");
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let lifetime = payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap();
+    assert_eq!(
+        lifetime, 3600,
+        "the printed token lasts as long as `token`'s default"
+    );
+    assert!(banner.contains("valid 1 h"), "{banner}");
+}

@@ -118,6 +118,9 @@ pub struct ServeArgs {
     pub no_auth: bool,
 }
 
+/// The lifetime of the tokens `token` mints by default, and of the one `serve` prints.
+pub const TOKEN_TTL_SECONDS: i64 = 3600;
+
 /// `authorizer token`'s command line.
 #[derive(Clone, Debug, clap::Args)]
 pub struct TokenArgs {
@@ -137,7 +140,7 @@ pub struct TokenArgs {
     #[arg(long, default_value = "read:pets")]
     pub scope: String,
     /// Lifetime in seconds (negative: an already expired token).
-    #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TOKEN_TTL_SECONDS, allow_negative_numbers = true)]
     pub ttl: i64,
     /// The `kid` header (default: the key's own, as `serve` publishes it).
     #[arg(long)]
@@ -414,7 +417,7 @@ fn print_banner(
                 audiences: audiences.first().cloned().into_iter().collect(),
                 subject: "dev-user".to_owned(),
                 scope: "read:pets".to_owned(),
-                ttl_seconds: 24 * 3600,
+                ttl_seconds: TOKEN_TTL_SECONDS,
             };
             let token = dev_issuer::mint(key, &spec)?;
             let pets = format!("{base}/pets");
@@ -463,7 +466,8 @@ fn print_banner(
                 ),
             ];
             out.push_str(&format!(
-                "\nA token (sub dev-user, scope \"read:pets\", valid 24 h):\nexport TOKEN={token}\n\nTry:\n"
+                "\nA token (sub dev-user, scope \"read:pets\", valid {} h):\nexport TOKEN={token}\n\nTry:\n",
+                TOKEN_TTL_SECONDS / 3600
             ));
             let width = tries.iter().map(|(line, _)| line.len()).max().unwrap_or(0);
             for (line, expected) in &tries {
@@ -471,7 +475,8 @@ fn print_banner(
             }
             if let Some(path) = &args.key {
                 out.push_str(&format!(
-                    "More tokens: authorizer token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
+                    "More tokens: {} token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
+                    own_command(),
                     path.display()
                 ));
             }
@@ -506,4 +511,22 @@ fn print_banner(
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
     Ok(())
+}
+
+/// How the user runs this binary again: `authorizer` when that command on `PATH` is this very
+/// file, otherwise the running binary's own path (a `cargo run` user has no `authorizer`).
+fn own_command() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "authorizer".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::canonicalize(dir.join("authorizer")).is_ok_and(|found| found == exe)
+        })
+    });
+    if on_path {
+        "authorizer".to_owned()
+    } else {
+        exe.display().to_string()
+    }
 }
