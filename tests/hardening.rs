@@ -511,3 +511,23 @@ async fn serve_banner_names_a_command_that_exists_and_a_token_like_token_mints()
     );
     assert!(banner.contains("valid 1 h"), "{banner}");
 }
+
+#[test]
+fn readme_template_and_samconfig_give_one_http_api_deploy_line() {
+    let read = |path: &str| {
+        std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let line = "sam build --template-file http-api.yaml && sam deploy --guided --stack-name jwt-authorizer-http";
+    for path in ["README.md", "deploy/http-api.yaml", "deploy/samconfig.toml"] {
+        let text = read(path);
+        assert!(text.contains(line), "{path} gives the HTTP API deploy line");
+        let deploys = text
+            .lines()
+            .filter(|l| {
+                l.contains("sam deploy")
+                    && (l.contains("--stack-name") || l.contains("--template-file"))
+            })
+            .count();
+        assert_eq!(deploys, 1, "{path} gives no other HTTP API deploy line");
+    }
+}
