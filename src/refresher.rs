@@ -285,12 +285,24 @@ impl KeyStore {
                 Ok(count)
             }
             Err(error) => {
-                tracing::warn!(
-                    issuer = &*self.issuer_name,
-                    trigger = trigger.as_str(),
-                    %error,
-                    "JWKS refresh failed; keeping the keys we have"
-                );
+                // Say what is true: with no keys yet there is nothing to keep, and every token
+                // of this issuer is refused until a fetch succeeds.
+                if self.keys().is_empty() {
+                    tracing::warn!(
+                        issuer = &*self.issuer_name,
+                        trigger = trigger.as_str(),
+                        %error,
+                        "JWKS fetch failed; no keys yet, so this issuer's tokens are refused \
+                         (jwks_unavailable) until a fetch succeeds"
+                    );
+                } else {
+                    tracing::warn!(
+                        issuer = &*self.issuer_name,
+                        trigger = trigger.as_str(),
+                        %error,
+                        "JWKS refresh failed; keeping the keys we have"
+                    );
+                }
                 let retry = now + schedule.min_refresh_interval.as_millis() as u64;
                 self.next_due_ms.store(retry, Ordering::Relaxed);
                 Err(error.as_str())

@@ -330,3 +330,204 @@ async fn a_bad_route_scopes_rule_is_printed_once() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_issuer_in_config_file_is_reported_once_not_also_as_unknown_to_its_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("issuers.toml");
+    std::fs::write(
+        &path,
+        "[[issuer]]\nname = \"users\"\nissuer = \"https://users.example.com/\"\n\n\
+         [[route]]\nroute = \"GET /pets\"\nscopes = [\"read:pets\"]\nissuers = [\"users\"]\n\n\
+         [[route]]\nroute = \"POST /pets\"\nscopes = [\"write:pets\"]\nissuers = [\"nobody\"]\n",
+    )
+    .unwrap();
+    let run = invoke(
+        &[("CONFIG_FILE", path.to_str().unwrap().to_owned())],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains(r#"issuer "users": audiences: is required"#),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr
+            .contains(r#""users" is not the name of an issuer"#),
+        "the route names an issuer the file has: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(r#""nobody" is not the name of an issuer of this file"#),
+        "a name the file lacks is still reported: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_first_fetch_does_not_claim_to_keep_keys_it_does_not_have() {
+    let key = rsa_key("good");
+    let server = JwksServer::with_keys(&[key]).await;
+    server.set_mode(Mode::Status(503));
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let run = invoke(&env_for(&server), bearer_event(&token)).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        !run.stderr.contains("keeping the keys we have"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("no keys yet"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_logs_one_access_line_per_request_even_when_the_gateway_answers_itself() {
+    let serve = Serve::start(&[], &[]).await;
+    let bearer = serve.bearer();
+    assert_eq!(serve.get("/pets", None).await.status, 401, "no token");
+    assert_eq!(serve.get("/pets", Some(&bearer)).await.status, 200);
+    assert_eq!(
+        serve.get("/pets/1", Some(&bearer)).await.status,
+        200,
+        "cached"
+    );
+    assert_eq!(serve.get("/nowhere", Some(&bearer)).await.status, 403);
+    // The lines may trail the answers by a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = serve.logs();
+    // The embedded issuer's documents are served on the same listener, and logged too.
+    let access: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("access") && !l.contains("/.well-known/"))
+        .collect();
+    assert_eq!(access.len(), 4, "one line per request: {logs}");
+    for (line, (path, status)) in access.iter().zip([
+        ("/pets", 401),
+        ("/pets", 200),
+        ("/pets/1", 200),
+        ("/nowhere", 403),
+    ]) {
+        assert!(
+            line.contains(path) && line.contains(&status.to_string()),
+            "{path} {status}: {line}"
+        );
+    }
+    assert!(
+        !logs.contains(&bearer["Bearer ".len()..]),
+        "the token never reaches the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_warns_when_policy_resource_method_meets_its_cache() {
+    let serve = Serve::start(&[], &[("POLICY_RESOURCE", "method")]).await;
+    assert!(
+        serve.logs().contains("POLICY_RESOURCE=method"),
+        "a warning on start: {}",
+        serve.logs()
+    );
+    let quiet = Serve::start(&["--cache-ttl", "0"], &[("POLICY_RESOURCE", "method")]).await;
+    assert!(
+        !quiet.logs().contains("POLICY_RESOURCE=method"),
+        "{}",
+        quiet.logs()
+    );
+}
+
+/// Starts `serve` with the embedded issuer and `--key`, returning its whole banner.
+async fn serve_banner(
+    key: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--key",
+        ])
+        .arg(key)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("authorizer cache:") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap();
+    (child, banner)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_banner_names_a_command_that_exists_and_a_token_like_token_mints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, banner) = serve_banner(&dir.path().join("dev-key.pem"), &[]).await;
+    let more = banner
+        .lines()
+        .find(|l| l.starts_with("More tokens:"))
+        .unwrap_or_else(|| panic!("a `More tokens:` line: {banner}"));
+    // PATH is empty here: `authorizer` is not a command this user has.
+    assert!(
+        more.starts_with(&format!("More tokens: {BIN} token --key ")),
+        "the running binary's own path: {more}"
+    );
+    let token = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("export TOKEN="))
+        .expect("a token");
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let lifetime = payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap();
+    assert_eq!(
+        lifetime, 3600,
+        "the printed token lasts as long as `token`'s default"
+    );
+    assert!(banner.contains("valid 1 h"), "{banner}");
+}
+
+#[test]
+fn readme_template_and_samconfig_give_one_http_api_deploy_line() {
+    let read = |path: &str| {
+        std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let line = "sam build --template-file http-api.yaml && sam deploy --guided --stack-name jwt-authorizer-http";
+    for path in ["README.md", "deploy/http-api.yaml", "deploy/samconfig.toml"] {
+        let text = read(path);
+        assert!(text.contains(line), "{path} gives the HTTP API deploy line");
+        let deploys = text
+            .lines()
+            .filter(|l| {
+                l.contains("sam deploy")
+                    && (l.contains("--stack-name") || l.contains("--template-file"))
+            })
+            .count();
+        assert_eq!(deploys, 1, "{path} gives no other HTTP API deploy line");
+    }
+}

@@ -315,8 +315,8 @@ async fn an_external_issuers_key_rotation_is_picked_up_through_the_gateway() {
     assert_eq!(serve.get("/pets", Some(&new)).await.status, 401);
 
     jwks.publish(&[k2]);
-    // The kid miss above closed the penalty box for its floor of 1 s.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The penalty box (at least a second) holds the kid's next fetch back.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let answer = serve.get("/pets", Some(&new)).await;
     assert_eq!(answer.status, 200, "{}\n{}", answer.body, serve.logs());
     assert_eq!(

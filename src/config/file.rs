@@ -74,7 +74,15 @@ pub(crate) fn read(
         problems.push(format!("{shown}: lists more than {MAX_ISSUERS} issuers"));
     }
     let mut issuers: Vec<IssuerConfig> = Vec::new();
+    // Every issuer's name as the file gives it (its `name`, or its URL's host), broken or not: a
+    // route naming an issuer whose own settings are wrong is not also "not an issuer of this file".
+    let mut written_names: Vec<String> = Vec::new();
     for (i, issuer) in spec.issuer.into_iter().enumerate() {
+        let written_name = issuer.name.clone().or_else(|| {
+            let url = url::Url::parse(issuer.issuer.as_deref()?).ok()?;
+            url.host_str().map(str::to_owned)
+        });
+        written_names.extend(written_name);
         let label = match (&issuer.name, &issuer.issuer, &issuer.user_pool_id) {
             (Some(name), ..) => format!("issuer {name:?}"),
             (None, Some(iss), _) => format!("issuer {iss:?}"),
@@ -104,7 +112,7 @@ pub(crate) fn read(
     for route in spec.route {
         let label = format!("route {:?}", route.route);
         for name in &route.issuers {
-            if !issuers.iter().any(|i| i.name == *name) {
+            if !written_names.contains(name) {
                 problems.push(format!(
                     "{shown}: {label}: issuers: {name:?} is not the name of an issuer of this file"
                 ));

@@ -126,6 +126,9 @@ pub struct ServeArgs {
     pub no_auth: bool,
 }
 
+/// The lifetime of the tokens `token` mints by default, and of the one `serve` prints.
+pub const TOKEN_TTL_SECONDS: i64 = 3600;
+
 /// `authorizer token`'s command line.
 #[derive(Clone, Debug, clap::Args)]
 pub struct TokenArgs {
@@ -145,7 +148,7 @@ pub struct TokenArgs {
     #[arg(long, default_value = "read:pets")]
     pub scope: String,
     /// Lifetime in seconds (negative: an already expired token).
-    #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TOKEN_TTL_SECONDS, allow_negative_numbers = true)]
     pub ttl: i64,
     /// The `kid` header (default: the key's own, as `serve` publishes it).
     #[arg(long)]
@@ -255,6 +258,20 @@ pub async fn serve_with_env(
         Some(Arc::new(Authorizer::from_config(config)?))
     };
 
+    // API Gateway's cache keeps a policy for every route of the API; one for the called method
+    // only (POLICY_RESOURCE=method) then answers every other route with 403 until the TTL ends.
+    if let Some(authorizer) = &authorizer
+        && authorizer.config().resource_mode == crate::policy::ResourceMode::Method
+        && args.cache_ttl > 0
+    {
+        tracing::warn!(
+            cache_ttl_seconds = args.cache_ttl,
+            "POLICY_RESOURCE=method with the result cache on: a token's cached policy allows only \
+             the route it first called, and its other routes get 403 from the cache until the TTL \
+             ends; use POLICY_RESOURCE=stage, or --cache-ttl 0"
+        );
+    }
+
     // The Prometheus recorder (if installed) gets its handles once the issuers are known.
     crate::metrics::install_handles(
         &authorizer
@@ -298,7 +315,8 @@ pub async fn serve_with_env(
     }
     let app = app
         .fallback(gateway::missing_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(server::access_log));
     let admin_app = admin::routes(Arc::new(admin::Admin {
         authorizer: authorizer.clone(),
         auth_mode: match (&authorizer, embedded) {
@@ -415,7 +433,7 @@ fn print_banner(
                 audiences: audiences.first().cloned().into_iter().collect(),
                 subject: "dev-user".to_owned(),
                 scope: "read:pets".to_owned(),
-                ttl_seconds: 24 * 3600,
+                ttl_seconds: TOKEN_TTL_SECONDS,
             };
             let token = dev_issuer::mint(key, &spec)?;
             let pets = format!("{base}/pets");
@@ -467,7 +485,8 @@ fn print_banner(
                 ),
             ];
             out.push_str(&format!(
-                "\nA token (sub dev-user, scope \"read:pets\", valid 24 h):\nexport TOKEN={token}\n\nTry:\n"
+                "\nA token (sub dev-user, scope \"read:pets\", valid {} h):\nexport TOKEN={token}\n\nTry:\n",
+                TOKEN_TTL_SECONDS / 3600
             ));
             let width = tries.iter().map(|(line, _)| line.len()).max().unwrap_or(0);
             for (line, expected) in &tries {
@@ -475,7 +494,8 @@ fn print_banner(
             }
             if let Some(path) = &args.key {
                 out.push_str(&format!(
-                    "More tokens: authorizer token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
+                    "More tokens: {} token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
+                    own_command(),
                     path.display()
                 ));
             }
@@ -522,4 +542,22 @@ fn print_banner(
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
     Ok(())
+}
+
+/// How the user runs this binary again: `authorizer` when that command on `PATH` is this very
+/// file, otherwise the running binary's own path (a `cargo run` user has no `authorizer`).
+fn own_command() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "authorizer".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::canonicalize(dir.join("authorizer")).is_ok_and(|found| found == exe)
+        })
+    });
+    if on_path {
+        "authorizer".to_owned()
+    } else {
+        exe.display().to_string()
+    }
 }

@@ -93,3 +93,23 @@ pub(crate) async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+/// One log line per request the gateway answers, whoever answers it: the backend, the authorizer's
+/// policy, or the gateway by itself (no token, a cached deny, a missing route). The path only:
+/// no query string and no header, so no token reaches the log.
+pub(crate) async fn access_log(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        method = method.as_str(),
+        path,
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "access"
+    );
+    response
+}
