@@ -166,7 +166,12 @@ async fn an_issuer_that_is_down_and_flooded_with_unknown_kids_does_not_hold_up_a
         })
         .collect();
     // Give the flood time to start its fetch from a.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while a.hits() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood never fetched from a"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
