@@ -7,4 +7,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| jwt_authorizer_fuzz::check_pipeline(data));
+fuzz_target!(|data: &[u8]| {
+    jwt_authorizer_fuzz::check_pipeline(data);
+});
