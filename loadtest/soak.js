@@ -29,6 +29,9 @@ export const options = {
     'wrong_status{token:bad}': ['count==0'],
     'http_reqs{token:good}': ['count>0'],
     'http_reqs{token:bad}': ['count>0'],
+    // Tokens of a key the issuer retired must have been sent (and refused): the run must last
+    // more than three rotations.
+    'http_reqs{kind:retired}': ['count>0'],
   },
   summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
   noConnectionReuse: false,

@@ -123,8 +123,10 @@ impl Fetcher {
         let allow_http = config.allow_http;
         // Redirects are followed a few times, and only to places we would have accepted as the
         // JWKS URI itself: a redirect must not downgrade the keys to plain http.
+        // `previous()` holds every URL requested so far, the JWKS URI included: the n-th redirect
+        // sees n of them (as in reqwest's own `Policy::limited`).
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 3 {
+            if attempt.previous().len() > 3 {
                 attempt.error("more than 3 redirects")
             } else if attempt.url().scheme() == "https" || allow_http || is_loopback(attempt.url())
             {

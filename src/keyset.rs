@@ -342,3 +342,6 @@ fn jose_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests;

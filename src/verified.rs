@@ -28,9 +28,18 @@ pub struct VerifiedTokens {
 impl VerifiedTokens {
     /// A cache holding at most `capacity` tokens (0: no cache).
     pub fn new(capacity: usize) -> Self {
+        Self::keyed_by(capacity, getrandom::fill)
+    }
+
+    /// A cache whose SipHash key comes from `fill` (the OS in [`VerifiedTokens::new`]; tests make
+    /// it fail).
+    fn keyed_by(
+        capacity: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+    ) -> Self {
         let mut key = [0; 16];
         // Without OS randomness the cache stays off rather than keyed predictably.
-        let keyed = getrandom::fill(&mut key).is_ok();
+        let keyed = fill(&mut key).is_ok();
         VerifiedTokens {
             cache: (capacity > 0 && keyed).then(|| Cache::new(capacity)),
             key,
@@ -65,5 +74,48 @@ impl VerifiedTokens {
     /// How many tokens are remembered.
     pub fn len(&self) -> usize {
         self.cache.as_ref().map_or(0, |c| c.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+
+    #[test]
+    fn each_cache_keys_its_digests_with_its_own_secret() {
+        let (one, other) = (VerifiedTokens::new(8), VerifiedTokens::new(8));
+        let digest = one.digest(TOKEN).expect("the cache is on");
+        assert_eq!(one.digest(TOKEN), Some(digest), "a digest is stable");
+        assert_ne!(
+            other.digest(TOKEN),
+            Some(digest),
+            "another process (or authorizer) cannot compute this digest"
+        );
+        let mut unkeyed = SipHasher13::new_with_key(&[0; 16]);
+        unkeyed.write(TOKEN.as_bytes());
+        assert_ne!(
+            digest,
+            unkeyed.finish128().as_u128(),
+            "the key is not the predictable zero key"
+        );
+    }
+
+    #[test]
+    fn without_os_randomness_the_cache_stays_off() {
+        let unkeyed = VerifiedTokens::keyed_by(8, |_| Err(getrandom::Error::UNSUPPORTED));
+        assert_eq!(unkeyed.digest(TOKEN), None);
+        unkeyed.remember(1, [0; 32]);
+        assert_eq!(unkeyed.len(), 0);
+
+        let keyed = VerifiedTokens::keyed_by(8, |key| {
+            key.fill(7);
+            Ok(())
+        });
+        let digest = keyed.digest(TOKEN).expect("keyed: on");
+        keyed.remember(digest, [0; 32]);
+        assert_eq!(keyed.len(), 1);
+        assert_eq!(VerifiedTokens::new(0).digest(TOKEN), None, "size 0: off");
     }
 }

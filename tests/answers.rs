@@ -130,3 +130,69 @@ async fn deny_mode_answers_a_deny_policy_instead_of_an_error() {
     let (decision, answer) = authorize_event(&authorizer, b"{}").await;
     assert_eq!((decision.outcome, answer), (Outcome::Unauthorized, None));
 }
+
+/// IAM's matching of a policy's `Resource` against the called methodArn, the rule both the
+/// authorizer's route rules and `serve`'s policy evaluation rely on (`wildcard_match`). The
+/// expectations are written by hand from the IAM User Guide ("IAM JSON policy elements:
+/// Resource"): `*` matches any combination of zero or more characters, `/` included; `?` exactly
+/// one character; everything else literally (no regular expressions) and case-sensitively.
+#[test]
+fn resource_patterns_match_method_arns_as_iam_documents() {
+    const STAGE: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod";
+    let cases: &[(&str, &str, bool)] = &[
+        ("{S}/*/*", "{S}/GET/pets", true),
+        ("{S}/*/*", "{S}/GET/pets/1/photos", true),
+        ("{S}/*/*", "{S}/GET/", true),
+        ("{S}/*/*", "{S}/GET", false),
+        (
+            "{S}/*/*",
+            "arn:aws:execute-api:us-east-1:123456789012:abcdef123/dev/GET/pets",
+            false,
+        ),
+        ("{S}/GET/pets", "{S}/GET/pets", true),
+        ("{S}/GET/pets", "{S}/GET/pets/1", false),
+        ("{S}/GET/pets", "{S}/GET/pet", false),
+        ("{S}/GET/pets/*", "{S}/GET/pets", false),
+        ("{S}/GET/pets/*", "{S}/GET/pets/", true),
+        ("{S}/GET/pets/*", "{S}/GET/pets/1/photos", true),
+        ("{S}/*/pets", "{S}/GET/pets", true),
+        ("{S}/*/pets", "{S}/GET/dogs/pets", true),
+        ("{S}/*/pets", "{S}/GET/pets/1", false),
+        ("{S}/G?T/pets", "{S}/GET/pets", true),
+        ("{S}/G?T/pets", "{S}/GT/pets", false),
+        ("{S}/G?T/pets", "{S}/GEET/pets", false),
+        ("{S}/???/pets", "{S}/PUT/pets", true),
+        ("{S}/???/pets", "{S}/POST/pets", false),
+        ("{S}/get/pets", "{S}/GET/pets", false),
+        ("{S}/GET/pets.json", "{S}/GET/petsXjson", false),
+        ("{S}/GET/[ab]", "{S}/GET/a", false),
+        ("{S}/GET/[ab]", "{S}/GET/[ab]", true),
+        (
+            "arn:aws:execute-api:*:123456789012:abcdef123/*",
+            "{S}/GET/pets",
+            true,
+        ),
+        (
+            "arn:aws:execute-api:*:999999999999:abcdef123/*",
+            "{S}/GET/pets",
+            false,
+        ),
+        ("*", "{S}/GET/pets", true),
+        ("*", "", true),
+        ("**", "", true),
+        ("?", "", false),
+        ("a*b*c", "abc", true),
+        ("a*b*c", "axxbyyc", true),
+        ("a*b*c", "acb", false),
+        ("*a", "ba", true),
+        ("*a", "bab", false),
+    ];
+    for (pattern, arn, expected) in cases {
+        let (pattern, arn) = (pattern.replace("{S}", STAGE), arn.replace("{S}", STAGE));
+        assert_eq!(
+            jwt_authorizer::wildcard_match(&pattern, &arn),
+            *expected,
+            "{pattern} against {arn}"
+        );
+    }
+}

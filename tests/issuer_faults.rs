@@ -86,8 +86,9 @@ async fn timed_get(serve: &Serve, authorization: &str) -> (u16, Duration) {
     (status, started.elapsed())
 }
 
-/// Runs `faults` one after another against one `serve`, checking everything the module doc says.
-async fn survive(faults: Vec<Fault>) {
+/// Runs `faults` one after another against one `serve` (with `extra` variables), checking
+/// everything the module doc says.
+async fn survive(faults: Vec<Fault>, extra: &[(&str, &str)]) {
     let key = rsa_key("fault-main");
     // Two spare keys, published alternately: each fault brings a kid `serve` has not seen yet.
     let spares = [rsa_key("fault-spare-a"), rsa_key("fault-spare-b")];
@@ -104,7 +105,11 @@ async fn survive(faults: Vec<Fault>) {
             ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
             ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
             ("JWKS_KID_MISS_COOLDOWN_SECONDS", "1"),
-        ],
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
     )
     .await;
     let bearer = |k: &SigningKey| format!("Bearer {}", k.sign(&good_claims(&issuer)).unwrap());
@@ -203,16 +208,19 @@ async fn survive(faults: Vec<Fault>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_or_erroring_issuer() {
-    survive(vec![
-        fault("HTTP 500", Mode::Status(500), &["bad_status"]),
-        fault("HTTP 404", Mode::Status(404), &["bad_status"]),
-        fault("redirect loop", Mode::RedirectLoop, &["http_error"]),
-        Fault {
-            what: "connection refused",
-            mode: None,
-            results: &["http_error"],
-        },
-    ])
+    survive(
+        vec![
+            fault("HTTP 500", Mode::Status(500), &["bad_status"]),
+            fault("HTTP 404", Mode::Status(404), &["bad_status"]),
+            fault("redirect loop", Mode::RedirectLoop, &["http_error"]),
+            Fault {
+                what: "connection refused",
+                mode: None,
+                results: &["http_error"],
+            },
+        ],
+        &[],
+    )
     .await;
 }
 
@@ -224,52 +232,56 @@ async fn an_issuer_answering_junk() {
     let missing_fields =
         json!({"keys": [{"kty": "RSA", "kid": "no-n", "e": "AQAB"}, {"kid": "no-kty"}, {}]})
             .to_string();
-    survive(vec![
-        fault(
-            "HTML",
-            Mode::Body("<html><body>502 Bad Gateway</body></html>".into()),
-            &["invalid_jwks"],
-        ),
-        fault(
-            "invalid JSON",
-            Mode::Body(r#"{"keys": [{"kty": "#.into()),
-            &["invalid_jwks"],
-        ),
-        fault(
-            "empty keys",
-            Mode::Body(r#"{"keys": []}"#.into()),
-            &["invalid_jwks"],
-        ),
-        fault("bad base64", Mode::Body(bad_base64), &["invalid_jwks"]),
-        fault(
-            "missing fields",
-            Mode::Body(missing_fields),
-            &["invalid_jwks"],
-        ),
-        fault("20 MB body", Mode::Huge(20 << 20), &["too_large"]),
-    ])
+    survive(
+        vec![
+            fault(
+                "HTML",
+                Mode::Body("<html><body>502 Bad Gateway</body></html>".into()),
+                &["invalid_jwks"],
+            ),
+            fault(
+                "invalid JSON",
+                Mode::Body(r#"{"keys": [{"kty": "#.into()),
+                &["invalid_jwks"],
+            ),
+            fault(
+                "empty keys",
+                Mode::Body(r#"{"keys": []}"#.into()),
+                &["invalid_jwks"],
+            ),
+            fault("bad base64", Mode::Body(bad_base64), &["invalid_jwks"]),
+            fault(
+                "missing fields",
+                Mode::Body(missing_fields),
+                &["invalid_jwks"],
+            ),
+            fault("20 MB body", Mode::Huge(20 << 20), &["too_large"]),
+        ],
+        &[],
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_issuer() {
-    survive(vec![
-        fault(
-            "5 s delay",
-            Mode::Delay(Duration::from_secs(5)),
-            &["timeout"],
-        ),
-        fault(
-            "one byte a second",
-            Mode::Trickle(Duration::from_secs(1)),
-            &["timeout"],
-        ),
-        fault(
-            "a body that never ends",
-            Mode::Endless,
-            &["timeout", "too_large"],
-        ),
-    ])
+    survive(
+        vec![
+            fault(
+                "5 s delay",
+                Mode::Delay(Duration::from_secs(5)),
+                &["timeout"],
+            ),
+            fault(
+                "one byte a second",
+                Mode::Trickle(Duration::from_secs(1)),
+                &["timeout"],
+            ),
+            // About 0.5 MB/s, so 4 KiB arrive long before the timeout: only the size bound can end
+            // it in time (and the JWKS of these tests fits in 4 KiB).
+            fault("a body that never ends", Mode::Endless, &["too_large"]),
+        ],
+        &[("JWKS_MAX_BYTES", "4096")],
+    )
     .await;
 }
 

@@ -166,7 +166,12 @@ async fn an_issuer_that_is_down_and_flooded_with_unknown_kids_does_not_hold_up_a
         })
         .collect();
     // Give the flood time to start its fetch from a.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while a.hits() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood never fetched from a"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
@@ -377,4 +382,117 @@ async fn metrics_count_authorizations_by_configured_issuer_name_only() {
     ]
     .map(|(i, o, r)| (i.to_owned(), o.to_owned(), r.to_owned()));
     assert_eq!(counted, expected);
+}
+
+/// The issuer a token claims picks the rules, through the authorizer (not a re-implementation of
+/// the selection): exact `iss` only, then that issuer's audiences and leeway; a shared audience
+/// does not make one issuer's rules apply to the other's tokens.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claimed_issuer_picks_its_own_audiences_and_leeway_by_exact_match() {
+    let key_a = SigningKeyFor::new("users-key");
+    let key_b = SigningKeyFor::new("partners-key");
+    let a = JwksServer::with_keys(&[&key_a.0]).await;
+    let b = JwksServer::with_keys(&[&key_b.0]).await;
+    let toml = format!(
+        r#"
+        [[issuer]]
+        name = "users"
+        issuer = "{}"
+        jwks_uri = "{}"
+        audiences = ["api", "shared"]
+
+        [[issuer]]
+        name = "partners"
+        issuer = "{}"
+        jwks_uri = "{}"
+        audiences = ["partner-api", "shared"]
+        leeway_seconds = 0
+        "#,
+        a.issuer(),
+        a.jwks_uri(),
+        b.issuer(),
+        b.jwks_uri()
+    );
+    let authorizer = Authorizer::from_config(config_file(&toml, &[])).unwrap();
+    authorizer.refresh_keys(Trigger::Init).await;
+    let at = now();
+    let decide = |key: &SigningKeyFor, claims: Value| {
+        let event = token_event(&format!("Bearer {}", key.0.sign(&claims).unwrap()));
+        let authorizer = &authorizer;
+        async move {
+            let mut out = Vec::new();
+            authorizer.authorize_at(&event, at, &mut out).await
+        }
+    };
+    let token =
+        |iss: &str, aud: Value, exp: u64| json!({"iss": iss, "sub": "s", "aud": aud, "exp": exp});
+    let (users, partners) = (a.issuer(), b.issuer());
+    let cases: Vec<(&SigningKeyFor, Value, Result<usize, Reject>)> = vec![
+        (&key_a, token(&users, json!("api"), at + 9), Ok(0)),
+        (
+            &key_b,
+            token(&partners, json!(["x", "partner-api"]), at + 9),
+            Ok(1),
+        ),
+        (&key_a, token(&users, json!("shared"), at + 9), Ok(0)),
+        (&key_b, token(&partners, json!("shared"), at + 9), Ok(1)),
+        (
+            &key_a,
+            token(&users, json!("partner-api"), at + 9),
+            Err(Reject::BadAudience),
+        ),
+        (
+            &key_b,
+            token(&partners, json!(["api"]), at + 9),
+            Err(Reject::BadAudience),
+        ),
+        // Each issuer's own leeway: 5 s by default, 0 for partners.
+        (&key_a, token(&users, json!("api"), at - 2), Ok(0)),
+        (
+            &key_b,
+            token(&partners, json!("shared"), at - 2),
+            Err(Reject::Expired),
+        ),
+        // Exact match only: no trailing-slash, case or prefix normalisation.
+        (
+            &key_a,
+            token(users.trim_end_matches('/'), json!("api"), at + 9),
+            Err(Reject::UnknownIssuer),
+        ),
+        (
+            &key_a,
+            token(&users.to_uppercase(), json!("api"), at + 9),
+            Err(Reject::UnknownIssuer),
+        ),
+        (
+            &key_a,
+            token(&format!("{users}x"), json!("api"), at + 9),
+            Err(Reject::UnknownIssuer),
+        ),
+        (
+            &key_a,
+            json!({"iss": 42, "sub": "s", "aud": "api", "exp": at + 9}),
+            Err(Reject::InvalidClaim),
+        ),
+        (
+            &key_a,
+            json!({"sub": "s", "aud": "api", "exp": at + 9}),
+            Err(Reject::UnknownIssuer),
+        ),
+    ];
+    for (key, claims, want) in cases {
+        let decision = decide(key, claims.clone()).await;
+        match want {
+            Ok(issuer) => {
+                assert_eq!(decision.outcome, Outcome::Allow, "{claims}: {decision:?}");
+                assert_eq!(decision.issuer, Some(issuer), "{claims}");
+            }
+            Err(reason) => assert_eq!(decision.reject, Some(reason), "{claims}"),
+        }
+    }
+    assert_eq!(
+        (a.hits(), b.hits()),
+        (1, 1),
+        "unknown issuers cost no fetch"
+    );
 }

@@ -109,6 +109,62 @@ async fn the_background_refresher_follows_cache_control_within_bounds() {
     );
 }
 
+/// `Cache-Control: max-age` sets when the keys are next due, held between
+/// `JWKS_MIN_REFRESH_INTERVAL_SECONDS` (an issuer cannot make us fetch on every request) and
+/// `JWKS_REFRESH_INTERVAL_SECONDS` (nor keep a removed key alive for a day).
+#[tokio::test]
+async fn cache_control_max_age_is_held_between_the_minimum_and_the_refresh_interval() {
+    let key = rsa_key("max-age");
+    let server = JwksServer::with_keys(&[key]).await;
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    for directive in ["max-age=0", "no-store"] {
+        server.set_cache_control(directive);
+        let authorizer = authorizer_for(
+            &server,
+            &[
+                ("JWKS_REFRESH_INTERVAL_SECONDS", "600"),
+                ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "60"),
+            ],
+        );
+        authorizer.refresh_keys(Trigger::Init).await;
+        let hits = server.hits();
+        assert!(
+            !authorizer.issuers()[0].keys().is_stale(),
+            "{directive}: not due before the minimum interval"
+        );
+        for _ in 0..5 {
+            assert_eq!(
+                authorize(&authorizer, &token).await.0.outcome,
+                Outcome::Allow
+            );
+        }
+        assert_eq!(server.hits(), hits, "{directive}: tokens cost no fetch");
+    }
+
+    server.set_cache_control("public, max-age=86400");
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+        ],
+    );
+    authorizer.refresh_keys(Trigger::Init).await;
+    let keys = authorizer.issuers()[0].keys();
+    assert!(!keys.is_stale());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(
+        keys.is_stale(),
+        "max-age=86400 is cut to the 1 s refresh interval"
+    );
+    let hits = server.hits();
+    assert_eq!(
+        authorize(&authorizer, &token).await.0.outcome,
+        Outcome::Allow
+    );
+    assert_eq!(server.hits(), hits + 1, "the stale set was fetched again");
+}
+
 #[tokio::test]
 async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
     let key = rsa_key("flood");
@@ -178,6 +234,7 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
         &[
             ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
             ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_KID_MISS_COOLDOWN_SECONDS", "1"),
             ("JWKS_TIMEOUT_MS", "300"),
         ],
     );
@@ -200,9 +257,18 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
         Mode::RedirectLoop,
         Mode::Endless,
     ];
-    for mode in faults {
+    for (i, mode) in faults.into_iter().enumerate() {
         server.set_mode(mode.clone());
+        // Past the refresh interval, the kid-miss cooldown and the retry delay: the next token
+        // refreshes the set, and the next unknown kid fetches again.
         tokio::time::sleep(Duration::from_millis(1100)).await;
+        // Requests the server gets per fetch: a redirect loop is followed 3 times.
+        let per_fetch = if matches!(mode, Mode::RedirectLoop) {
+            4
+        } else {
+            1
+        };
+        let hits = server.hits();
         let started = Instant::now();
         let (decision, _) = authorize(&authorizer, &token).await;
         assert_eq!(
@@ -214,11 +280,16 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
             started.elapsed() < Duration::from_millis(1000),
             "{mode:?}: bounded by the fetch timeout"
         );
+        assert_eq!(
+            server.hits(),
+            hits + per_fetch,
+            "{mode:?}: the stale set was refreshed, and that fetch failed"
+        );
         // A token that needs a fetch is refused within the timeout.
         let started = Instant::now();
         let stranger = sign_raw(
             key,
-            &serde_json::json!({"alg": "RS256", "kid": "not-there"}),
+            &serde_json::json!({"alg": "RS256", "kid": format!("not-there-{i}")}),
             &claims,
         );
         assert_eq!(
@@ -226,6 +297,11 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
             Some(Reject::UnknownKid)
         );
         assert!(started.elapsed() < Duration::from_millis(1000), "{mode:?}");
+        assert_eq!(
+            server.hits(),
+            hits + 2 * per_fetch,
+            "{mode:?}: the unknown kid was looked for with a fetch of its own"
+        );
     }
     server.stop();
     tokio::time::sleep(Duration::from_millis(1100)).await;

@@ -353,3 +353,68 @@ async fn a_signed_token_that_is_not_utf8_json_is_refused() {
     let bad_header = sign_bytes(key, &bad_header, claims.as_bytes());
     assert_rejected(&authorizer, &bad_header, Reject::Malformed).await;
 }
+
+#[tokio::test]
+async fn claims_required_by_the_environment_must_be_present() {
+    let key = rsa_key("required");
+    let server = JwksServer::with_keys(&[key]).await;
+    let authorizer = authorizer_for(&server, &[("REQUIRED_CLAIMS", "email, org_id")]);
+    let claims = with(
+        &good_claims(&server.issuer()),
+        json!({"email": "a@example.com", "org_id": "org-1"}),
+    );
+    assert_eq!(
+        authorize(&authorizer, &key.sign(&claims).unwrap())
+            .await
+            .0
+            .outcome,
+        Outcome::Allow
+    );
+    for missing in ["email", "org_id"] {
+        let without = with(&claims, json!({ missing: null }));
+        assert_rejected(
+            &authorizer,
+            &key.sign(&without).unwrap(),
+            Reject::MissingClaim,
+        )
+        .await;
+    }
+    // Without REQUIRED_CLAIMS the same token passes: the variable is what refuses it.
+    let lenient = authorizer_for(&server, &[]);
+    let without = with(&claims, json!({"email": null, "org_id": null}));
+    assert_eq!(
+        authorize(&lenient, &key.sign(&without).unwrap())
+            .await
+            .0
+            .outcome,
+        Outcome::Allow
+    );
+}
+
+/// RFC 7515 §4.1.1 and RFC 8725 §3.1: the key must be of the type the header's `alg` needs. An
+/// ES256 header naming an RSA key (and the other way round) is refused before any verification.
+#[tokio::test]
+async fn a_header_alg_for_another_key_type_than_the_named_key_is_refused() {
+    let rsa = rsa_key("mismatch-rsa");
+    let ec = SigningKey::generate(Algorithm::ES256, "mismatch-ec").unwrap();
+    let server = JwksServer::with_keys(&[rsa, &ec]).await;
+    let authorizer = authorizer_for(&server, &[("ALLOWED_ALGORITHMS", "RS256,ES256")]);
+    let claims = good_claims(&server.issuer());
+    // The EC key's signature under a header that names the RSA key, and vice versa.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(rsa.kid().to_owned());
+    let es256_naming_rsa = ec.sign_with_header(&header, &claims).unwrap();
+    assert_rejected(&authorizer, &es256_naming_rsa, Reject::KeyAlgMismatch).await;
+    let rs256_naming_ec = sign_raw(rsa, &json!({"alg": "RS256", "kid": ec.kid()}), &claims);
+    assert_rejected(&authorizer, &rs256_naming_ec, Reject::KeyAlgMismatch).await;
+    for key in [rsa, &ec] {
+        assert_eq!(
+            authorize(&authorizer, &key.sign(&claims).unwrap())
+                .await
+                .0
+                .outcome,
+            Outcome::Allow
+        );
+    }
+    assert_eq!(server.hits(), 1, "a mismatch is no reason to fetch");
+}

@@ -35,20 +35,26 @@ async fn only_fully_authorized_tokens_are_remembered() {
     let authorizer = authorizer_for(&server, &[]);
     let mut claims = good_claims(&server.issuer());
     let good = key.sign(&claims).unwrap();
-    for _ in 0..3 {
+    for (i, hit) in [false, true, true].into_iter().enumerate() {
+        let (decision, _) = authorize(&authorizer, &good).await;
         assert_eq!(
-            authorize(&authorizer, &good).await.0.outcome,
-            Outcome::Allow
+            (decision.outcome, decision.cache_hit),
+            (Outcome::Allow, hit),
+            "authorization {i}: the repeats are answered by the cache"
         );
     }
     assert_eq!(authorizer.verified_tokens(), 1);
 
     claims["aud"] = serde_json::json!("someone-else");
     let wrong_audience = key.sign(&claims).unwrap();
-    assert_eq!(
-        authorize(&authorizer, &wrong_audience).await.0.reject,
-        Some(Reject::BadAudience)
-    );
+    for _ in 0..2 {
+        let (decision, _) = authorize(&authorizer, &wrong_audience).await;
+        assert_eq!(
+            (decision.reject, decision.cache_hit),
+            (Some(Reject::BadAudience), false),
+            "a refused token is verified again every time"
+        );
+    }
     assert_eq!(
         authorizer.verified_tokens(),
         1,
@@ -56,7 +62,13 @@ async fn only_fully_authorized_tokens_are_remembered() {
     );
 
     let off = authorizer_for(&server, &[("VERIFIED_TOKEN_CACHE_SIZE", "0")]);
-    assert_eq!(authorize(&off, &good).await.0.outcome, Outcome::Allow);
+    for _ in 0..2 {
+        let (decision, _) = authorize(&off, &good).await;
+        assert_eq!(
+            (decision.outcome, decision.cache_hit),
+            (Outcome::Allow, false)
+        );
+    }
     assert_eq!(off.verified_tokens(), 0);
 }
 
@@ -73,9 +85,11 @@ async fn claims_are_still_checked_on_a_cache_hit() {
         Outcome::Allow
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (decision, _) = authorize(&authorizer, &short_lived).await;
     assert_eq!(
-        authorize(&authorizer, &short_lived).await.0.reject,
-        Some(Reject::Expired)
+        (decision.cache_hit, decision.reject),
+        (true, Some(Reject::Expired)),
+        "the signature check is a cache hit, and the claims are checked all the same"
     );
 }
 
@@ -89,9 +103,10 @@ async fn a_cached_token_stops_working_when_its_key_leaves_the_key_set() {
         authorize(&authorizer, &token).await.0.outcome,
         Outcome::Allow
     );
+    let (decision, _) = authorize(&authorizer, &token).await;
     assert_eq!(
-        authorize(&authorizer, &token).await.0.outcome,
-        Outcome::Allow
+        (decision.outcome, decision.cache_hit),
+        (Outcome::Allow, true)
     );
 
     server.publish(&[new]);
@@ -113,13 +128,20 @@ async fn a_kid_reused_for_new_key_material_does_not_inherit_cached_verifications
         authorize(&authorizer, &token).await.0.outcome,
         Outcome::Allow
     );
+    let (decision, _) = authorize(&authorizer, &token).await;
+    assert_eq!(
+        (decision.outcome, decision.cache_hit),
+        (Outcome::Allow, true)
+    );
 
     let replacement = SigningKey::generate(Algorithm::RS256, "vc-reused").unwrap();
     server.publish(&[&replacement]);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     refresh_through_a_stale_check(&authorizer, &token).await;
+    let (decision, _) = authorize(&authorizer, &token).await;
     assert_eq!(
-        authorize(&authorizer, &token).await.0.reject,
-        Some(Reject::BadSignature)
+        (decision.reject, decision.cache_hit),
+        (Some(Reject::BadSignature), false),
+        "the cached verification is not the new key's"
     );
 }

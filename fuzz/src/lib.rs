@@ -117,6 +117,9 @@ fn fixture(path: &str, algorithms: &str) -> Fixture {
             "POST /pets=write:pets; DELETE /pets/{petId}=admin".to_owned(),
         ),
         ("CONTEXT_CLAIMS", "email,org".to_owned()),
+        // Route rules and HTTP API events: policy answers, right under the cache for every route
+        // (simple ones would need `$context.routeKey` in the identity source).
+        ("HTTP_API_RESPONSE", "policy".to_owned()),
     ];
     let config = Config::from_lookup(|name| {
         vars.iter()
@@ -279,4 +282,177 @@ pub fn token_event(token: &str) -> Vec<u8> {
         r#"{{"type":"TOKEN","authorizationToken":"Bearer {token}","methodArn":"{METHOD_ARN}"}}"#
     )
     .into_bytes()
+}
+
+// The targets' checks, one function per target: `fuzz_targets/*.rs` feed them libFuzzer's
+// inputs, and `tests/fuzz_corpus.rs` of the main crate replays the committed seeds (regressions
+// included) through the very same functions on stable Rust, in every `cargo test`.
+
+/// Target `token`: the framing (`Bearer`, three segments, base64url) and the JOSE header.
+pub fn check_token(data: &[u8]) {
+    use jwt_authorizer::token::{DecodeBuf, bearer_token, parse_header, split};
+    let Ok(authorization) = std::str::from_utf8(data) else {
+        return;
+    };
+    // A bare token is tried too, so the corpus need not start with `Bearer `.
+    let token = bearer_token(authorization).unwrap_or(authorization);
+    let Ok(segments) = split(token) else {
+        return;
+    };
+    // The segments are the token's own bytes, in order.
+    assert_eq!(
+        format!(
+            "{}.{}.{}",
+            segments.header, segments.payload, segments.signature
+        ),
+        token
+    );
+    assert_eq!(
+        segments.signing_input,
+        format!("{}.{}", segments.header, segments.payload)
+    );
+    let mut header_buf = DecodeBuf::<64>::default();
+    let Ok(header) = header_buf.decode(segments.header) else {
+        return;
+    };
+    let header = header.to_vec();
+    for allowed in [&Algorithm::ALL[..1], &Algorithm::ALL[..]] {
+        if let Ok(parsed) = parse_header(&header, allowed) {
+            assert!(
+                allowed.contains(&parsed.alg),
+                "{parsed:?} not in {allowed:?}"
+            );
+        }
+    }
+    let mut buf = DecodeBuf::<16>::default();
+    let _ = buf.decode(segments.payload);
+    let _ = buf.decode(segments.signature);
+}
+
+/// Target `event`: the authorizer event parser (REST TOKEN and REQUEST, HTTP API payload 2.0).
+pub fn check_event(data: &[u8]) {
+    use jwt_authorizer::events::parse;
+    let Ok(event) = parse(data) else {
+        return;
+    };
+    // What is read comes out of the event's strings. (Unread fields are skipped without checking
+    // their UTF-8 or escapes; in Lambda the runtime has validated the UTF-8 already.)
+    let Some(strings) = json_strings(data) else {
+        return;
+    };
+    assert!(
+        strings.iter().any(|s| *s == event.arn),
+        "the ARN is a string of the event"
+    );
+    if let Some(authorization) = &event.authorization {
+        assert!(
+            strings.iter().any(|s| s == authorization),
+            "the Authorization value is a string of the event"
+        );
+    }
+}
+
+/// Target `jwks`: the JWKS parser, on a document the issuer (or whoever answers) controls.
+pub fn check_jwks(data: &[u8]) {
+    use jwt_authorizer::KeySet;
+    for allowed in [&Algorithm::ALL[..1], &Algorithm::ALL[..]] {
+        let Ok((keys, _skipped)) = KeySet::from_jwks(data, allowed) else {
+            continue;
+        };
+        assert!(!keys.is_empty(), "an accepted key set holds a key");
+        for kid in keys.kids() {
+            assert!(!kid.is_empty(), "every key has a kid");
+            let key = keys.find(kid).expect("a listed kid is found");
+            assert!(key.algorithms().count() > 0);
+            assert!(
+                key.algorithms().all(|a| allowed.contains(&a)),
+                "a key verifies only allowed algorithms"
+            );
+        }
+    }
+}
+
+/// Target `pipeline`: the whole pipeline, judged by an independent RSA implementation.
+pub fn check_pipeline(data: &[u8]) {
+    // The Lambda runtime reads the event as a `RawValue`, which refuses invalid UTF-8: nothing
+    // else reaches the handler (the first run of this target found that the event parser itself
+    // skips unread fields without checking their UTF-8).
+    if std::str::from_utf8(data).is_err() {
+        return;
+    }
+    let (decision, _) = rsa_fixture().authorize(data);
+    if decision.outcome != Outcome::Unauthorized {
+        let mut candidates = raw_tokens(data);
+        candidates.extend(json_strings(data).unwrap_or_default());
+        assert!(
+            candidates.iter().any(|s| signed_by_rsa_key(s)),
+            "{decision:?} for an event without a token signed by the issuer's key: {}",
+            String::from_utf8_lossy(data)
+        );
+    }
+}
+
+/// Target `claims`: the input is a payload, signed with the issuer's EdDSA key, so that every
+/// input reaches the claim rules; judged by plain serde.
+pub fn check_claims(payload: &[u8]) {
+    use serde_json::Value;
+    /// The registered claims. Unread claims are skipped as by the code under test (serde_json does
+    /// not check lone surrogate escapes there, which JSON's grammar allows).
+    #[derive(serde::Deserialize)]
+    struct Registered {
+        iss: Option<Value>,
+        sub: Option<Value>,
+        aud: Option<Value>,
+        exp: Option<Value>,
+        nbf: Option<Value>,
+        iat: Option<Value>,
+    }
+
+    fn number(claim: &Option<Value>) -> Option<f64> {
+        claim
+            .as_ref()
+            .map(|v| v.as_f64().expect("a numeric date is a number"))
+    }
+    let key = ed_key_pair();
+    let signing_input = format!(
+        "{}.{}",
+        b64(format!(r#"{{"alg":"EdDSA","kid":"{ED_KID}"}}"#)),
+        b64(payload)
+    );
+    let signature = key.sign(signing_input.as_bytes());
+    let token = format!("{signing_input}.{}", b64(signature.as_ref()));
+    let (decision, out) = ed_fixture().authorize(&token_event(&token));
+    if decision.outcome == Outcome::Unauthorized {
+        return;
+    }
+    let text = std::str::from_utf8(payload).expect("an accepted payload is UTF-8");
+    let claims: Registered = serde_json::from_str(text).expect("an accepted payload is JSON");
+    let now = NOW as f64;
+    assert!(
+        number(&claims.exp).is_some_and(|exp| now < exp + LEEWAY),
+        "exp: {text}"
+    );
+    assert!(
+        number(&claims.nbf).is_none_or(|nbf| nbf <= now + LEEWAY),
+        "nbf: {text}"
+    );
+    assert!(
+        number(&claims.iat).is_none_or(|iat| iat <= now + LEEWAY),
+        "iat: {text}"
+    );
+    assert_eq!(claims.iss, Some(Value::from(ISSUER)), "iss: {text}");
+    let audience_ok = match &claims.aud {
+        Some(Value::String(aud)) => aud == AUDIENCE,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a == AUDIENCE),
+        _ => false,
+    };
+    assert!(audience_ok, "aud: {text}");
+    let sub = claims
+        .sub
+        .as_ref()
+        .and_then(Value::as_str)
+        .expect("sub is a string");
+    assert!(!sub.is_empty());
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(answer["principalId"], sub, "principalId is sub exactly");
 }

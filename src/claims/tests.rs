@@ -28,7 +28,10 @@ fn config_file(toml: &str) -> Config {
 }
 
 /// What the authorizer does with a payload once its signature verified: picks the issuer by the
-/// exact `iss`, then validates. Returns the issuer's index.
+/// exact `iss`, then validates. Returns the issuer's index. The selection here mirrors the
+/// handler's for the claim rules below; the selection itself is proven through the `Authorizer`,
+/// with signed tokens, in `tests/issuers.rs`
+/// (`the_claimed_issuer_picks_its_own_audiences_and_leeway_by_exact_match`).
 fn check_with(config: &Config, json: &str) -> Result<usize, Reject> {
     let rules = Rules::from_config(config);
     let claims = parse(json.as_bytes(), &rules)?;

@@ -39,6 +39,10 @@ pub enum Mode {
     Trickle(Duration),
     /// A redirect to itself, forever.
     RedirectLoop,
+    /// This many redirects (each to the JWKS URI with `?hop=N`), then the JWKS.
+    Redirects(usize),
+    /// A redirect to this URL.
+    RedirectTo(String),
     /// Headers, then a body that never ends.
     Endless,
 }
@@ -47,6 +51,7 @@ struct Shared {
     jwks: Mutex<String>,
     mode: Mutex<Mode>,
     cache_control: Mutex<Option<String>>,
+    discovery: Mutex<Option<Value>>,
     hits: AtomicUsize,
     base: String,
 }
@@ -85,6 +90,7 @@ impl JwksServer {
             jwks: Mutex::new(jwks),
             mode: Mutex::new(Mode::Serve),
             cache_control: Mutex::new(None),
+            discovery: Mutex::new(None),
             hits: AtomicUsize::new(0),
             base,
         });
@@ -133,6 +139,11 @@ impl JwksServer {
         *self.shared.cache_control.lock().unwrap() = Some(value.to_owned());
     }
 
+    /// Answers OIDC discovery with this document instead of the server's own issuer and JWKS URI.
+    pub fn set_discovery(&self, document: Value) {
+        *self.shared.discovery.lock().unwrap() = Some(document);
+    }
+
     /// How many requests the JWKS endpoint got.
     pub fn hits(&self) -> usize {
         self.shared.hits.load(Ordering::SeqCst)
@@ -145,6 +156,9 @@ impl JwksServer {
 }
 
 async fn serve_discovery(State(shared): State<Arc<Shared>>) -> Response {
+    if let Some(document) = shared.discovery.lock().unwrap().clone() {
+        return axum::Json(document).into_response();
+    }
     axum::Json(json!({
         "issuer": format!("{}/", shared.base),
         "jwks_uri": format!("{}/.well-known/jwks.json", shared.base),
@@ -152,7 +166,10 @@ async fn serve_discovery(State(shared): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
+async fn serve_jwks(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     shared.hits.fetch_add(1, Ordering::SeqCst);
     let mode = shared.mode.lock().unwrap().clone();
     let document = shared.jwks.lock().unwrap().clone();
@@ -191,6 +208,19 @@ async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
             )],
         )
             .into_response(),
+        Mode::Redirects(count) => {
+            let hop: usize = query
+                .as_deref()
+                .and_then(|q| q.strip_prefix("hop="))
+                .map_or(0, |n| n.parse().unwrap());
+            if hop < count {
+                let next = format!("{}/.well-known/jwks.json?hop={}", shared.base, hop + 1);
+                (StatusCode::FOUND, [(header::LOCATION, next)]).into_response()
+            } else {
+                json_response(document)
+            }
+        }
+        Mode::RedirectTo(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
         Mode::Endless => {
             let stream = futures_stream_forever();
             Response::new(Body::from_stream(stream))

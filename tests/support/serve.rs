@@ -18,6 +18,8 @@ pub struct Serve {
     pub issuer: Option<String>,
     pub token: Option<String>,
     pub stderr: Arc<Mutex<String>>,
+    /// What it printed on stdout after its banner.
+    pub stdout: Arc<Mutex<String>>,
     pub http: reqwest::Client,
 }
 
@@ -90,7 +92,15 @@ impl Serve {
             stderr.lock().unwrap()
         );
         // Keep draining stdout so that the child never blocks on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let sink = stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut sink = sink.lock().unwrap();
+                sink.push_str(&line);
+                sink.push('\n');
+            }
+        });
         Serve {
             child,
             base: base.expect("a `listening on` line"),
@@ -98,6 +108,7 @@ impl Serve {
             issuer,
             token,
             stderr,
+            stdout,
             http: reqwest::Client::new(),
         }
     }
