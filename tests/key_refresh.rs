@@ -159,7 +159,7 @@ async fn cache_control_max_age_is_held_between_the_minimum_and_the_refresh_inter
     );
     let hits = server.hits();
     assert_eq!(
-        authorize(&authorizer, &token).await.0.outcome,
+        authorize_while_stale(&authorizer, &token).await.0.outcome,
         Outcome::Allow
     );
     assert_eq!(server.hits(), hits + 1, "the stale set was fetched again");
@@ -270,15 +270,15 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
         };
         let hits = server.hits();
         let started = Instant::now();
-        let (decision, _) = authorize(&authorizer, &token).await;
+        let (decision, _) = authorize_while_stale(&authorizer, &token).await;
         assert_eq!(
             decision.outcome,
             Outcome::Allow,
             "{mode:?}: stale keys are kept"
         );
         assert!(
-            started.elapsed() < Duration::from_millis(1000),
-            "{mode:?}: bounded by the fetch timeout"
+            started.elapsed() < Duration::from_millis(2000),
+            "{mode:?}: the refresh beside it is bounded by the fetch timeout"
         );
         assert_eq!(
             server.hits(),

@@ -172,7 +172,7 @@ proptest! {
 enum Forgery {
     /// Another RSA key's signature, under the issuer's kid.
     ForeignKey,
-    /// Random bytes of any length.
+    /// Random bytes of any length but zero (an empty signature segment is `malformed`).
     Random(Vec<u8>),
     /// The issuer's signature with one bit flipped.
     FlippedBit(usize),
@@ -187,7 +187,7 @@ enum Forgery {
 fn forgery() -> impl Strategy<Value = Forgery> {
     prop_oneof![
         Just(Forgery::ForeignKey),
-        prop::collection::vec(any::<u8>(), 0..600).prop_map(Forgery::Random),
+        prop::collection::vec(any::<u8>(), 1..600).prop_map(Forgery::Random),
         (0..2048usize).prop_map(Forgery::FlippedBit),
         Just(Forgery::OtherClaims),
         Just(Forgery::ChangedHeader),

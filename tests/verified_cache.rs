@@ -13,21 +13,6 @@ const FAST_REFRESH: [(&str, &str); 2] = [
     ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
 ];
 
-/// The set is stale: one authorization starts the refresh beside itself (answered with the keys
-/// in hand); wait until that refresh has ended.
-async fn refresh_through_a_stale_check(authorizer: &jwt_authorizer::Authorizer, token: &str) {
-    let store = authorizer.issuers()[0].keys();
-    let before = store.attempts();
-    authorize(authorizer, token).await;
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while store.attempts() == before {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the stale refresh ends");
-}
-
 #[tokio::test]
 async fn only_fully_authorized_tokens_are_remembered() {
     let key = rsa_key("vc-admit");
@@ -111,7 +96,7 @@ async fn a_cached_token_stops_working_when_its_key_leaves_the_key_set() {
 
     server.publish(&[new]);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    refresh_through_a_stale_check(&authorizer, &token).await;
+    authorize_while_stale(&authorizer, &token).await;
     assert_eq!(
         authorize(&authorizer, &token).await.0.reject,
         Some(Reject::UnknownKid)
@@ -137,7 +122,7 @@ async fn a_kid_reused_for_new_key_material_does_not_inherit_cached_verifications
     let replacement = SigningKey::generate(Algorithm::RS256, "vc-reused").unwrap();
     server.publish(&[&replacement]);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    refresh_through_a_stale_check(&authorizer, &token).await;
+    authorize_while_stale(&authorizer, &token).await;
     let (decision, _) = authorize(&authorizer, &token).await;
     assert_eq!(
         (decision.reject, decision.cache_hit),

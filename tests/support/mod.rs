@@ -318,6 +318,25 @@ pub fn authorizer_for(server: &JwksServer, extra: &[(&str, &str)]) -> Authorizer
 /// The method ARN the TOKEN events carry.
 pub const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets";
 
+/// Authorizes `token` while its issuer's key set is stale: the answer comes from the keys in hand
+/// while one refresh runs beside it; returns once that refresh has ended (bounded).
+pub async fn authorize_while_stale(
+    authorizer: &Authorizer,
+    token: &str,
+) -> (jwt_authorizer::Decision, Option<Value>) {
+    let store = authorizer.issuers()[0].keys();
+    let before = store.attempts();
+    let answer = authorize(authorizer, token).await;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while store.attempts() == before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the refresh beside the stale request ends");
+    answer
+}
+
 /// A TOKEN event for an `Authorization` value.
 pub fn token_event(authorization: &str) -> Vec<u8> {
     serde_json::to_vec(
