@@ -98,12 +98,21 @@ pub struct Fetcher {
     max_bytes: usize,
 }
 
-/// Why the HTTP client could not be built (a start-up error).
+/// Why the key sources could not be set up: the HTTP client, or a pre-loaded key set (a
+/// start-up error).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// `JWKS_CA_FILE` could not be read or holds no PEM certificate.
     #[error("JWKS_CA_FILE {path}: {why}")]
     CaFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// `JWKS_FILE` (or a `jwks_file`) could not be read or holds no usable key.
+    #[error("JWKS_FILE {path}: {why}")]
+    JwksFile {
         /// The file.
         path: String,
         /// What went wrong.

@@ -125,7 +125,7 @@ impl Authorizer {
     pub fn from_config(config: Config) -> Result<Self, ClientError> {
         let client = Fetcher::client(&config)?;
         let rules = Rules::from_config(&config);
-        let issuers = config
+        let issuers: Vec<TrustedIssuer> = config
             .issuers
             .iter()
             .enumerate()
@@ -148,6 +148,7 @@ impl Authorizer {
                 algorithms.push(*alg);
             }
         }
+        preload_jwks_files(&issuers, &config)?;
         Ok(Authorizer {
             rules,
             issuers,
@@ -165,6 +166,12 @@ impl Authorizer {
     /// The issuers' names, in configuration order (for [`crate::metrics::install_handles`]).
     pub fn issuer_names(&self) -> Vec<&str> {
         self.issuers.iter().map(TrustedIssuer::name).collect()
+    }
+
+    /// The fetch at init, every issuer at once: awaited for an issuer without keys, in the
+    /// background for one whose keys came from `JWKS_FILE` (see [`KeyStore::refresh_at_init`]).
+    pub async fn refresh_keys_at_init(&self) {
+        futures_util::future::join_all(self.issuers.iter().map(|i| i.keys.refresh_at_init())).await;
     }
 
     /// Refreshes every issuer's keys at once (or waits for refreshes in flight).
@@ -206,16 +213,8 @@ impl Authorizer {
             .map_or(0, |d| d.as_secs());
         let decision = self.authorize_at(event, now, out).await;
         let latency = started.elapsed();
-        tracing::info!(
-            outcome = decision.outcome.as_str(),
-            reason = decision.reject.map(Reject::as_str),
-            issuer = decision.issuer.map(|i| self.issuers[i].name()),
-            event = decision.event.map(EventKind::as_str),
-            kid = decision.kid.as_str(),
-            sub = decision.sub.as_str(),
-            latency_us = latency.as_micros() as u64,
-            "authorization"
-        );
+        let issuer = decision.issuer.map(|i| self.issuers[i].name());
+        crate::logging::decision(&decision, issuer, latency);
         crate::metrics::record_decision(&decision, latency);
         decision
     }
@@ -461,6 +460,35 @@ fn explain_unsafe_cache_key(config: &Config, why: UnsafeCache) {
             );
         }),
     }
+}
+
+/// Loads each issuer's `JWKS_FILE` into its key store (issue 16: no fetch on the cold path).
+fn preload_jwks_files(issuers: &[TrustedIssuer], config: &Config) -> Result<(), ClientError> {
+    for (issuer, settings) in issuers.iter().zip(&config.issuers) {
+        let Some(path) = &settings.jwks_file else {
+            continue;
+        };
+        let (keys, skipped) = crate::keyset::KeySet::from_jwks_file(path, &settings.algorithms)
+            .map_err(|why| ClientError::JwksFile {
+                path: path.display().to_string(),
+                why,
+            })?;
+        for skipped in &skipped {
+            tracing::warn!(
+                issuer = issuer.name(),
+                kid = skipped.kid.as_deref(),
+                why = skipped.why,
+                "JWKS_FILE key not used"
+            );
+        }
+        tracing::info!(
+            issuer = issuer.name(),
+            keys = keys.len(),
+            "JWKS loaded from JWKS_FILE"
+        );
+        issuer.keys.preload(keys);
+    }
+    Ok(())
 }
 
 /// The refreshes a verification already waited for, so that a pass never asks for one twice.

@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::{
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::path::Path;
 use std::time::Instant;
 
 /// Smallest RSA modulus accepted: 2048 bits (NIST SP 800-131A; RFC 7518 §3.3).
@@ -154,6 +155,18 @@ impl KeySet {
             },
             skipped,
         ))
+    }
+
+    /// Reads and parses a JWKS file (`JWKS_FILE`), as [`KeySet::from_jwks`].
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the file (unreadable, not a JWKS, no usable key).
+    pub fn from_jwks_file(
+        path: &Path,
+        allowed: &[Algorithm],
+    ) -> Result<(KeySet, Vec<SkippedKey>), String> {
+        let json = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+        KeySet::from_jwks(&json, allowed).map_err(|e| e.to_string())
     }
 
     /// The key with this `kid`. With duplicate kids, the first usable one in the document wins.

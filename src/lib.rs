@@ -9,6 +9,9 @@
 //!   keeps it fresh; [`KeySet`] the parsed keys.
 //! - [`Reject`]: every reason a token is refused (the caller only ever sees `Unauthorized`).
 //! - [`metrics`]: what is counted and timed, and its sinks (EMF for Lambda, Prometheus for `serve`).
+//! - [`logging`]: which log lines are written and how (a line per refusal, none per Allow).
+//! - [`shutdown`]: Lambda's shutdown phase (SIGTERM through an internal extension), so the last
+//!   metrics window is written.
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
 //! - [`token`] and [`events`]: the parsers of attacker-controlled bytes, public so that the fuzz
 //!   targets (`fuzz/`) can drive them directly.
@@ -26,10 +29,12 @@ mod json;
 mod keyset;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod logging;
 pub mod metrics;
 mod policy;
 mod refresher;
 mod reject;
+pub mod shutdown;
 pub mod token;
 mod verified;
 

@@ -1,7 +1,10 @@
 //! `authorizer`: the Lambda entry point and the command line around the library.
 
 use clap::{Parser, Subcommand};
-use jwt_authorizer::{Authorizer, Config, Outcome, Reject, Trigger, UNAUTHORIZED, VARIABLES};
+use jwt_authorizer::logging::{self, Decisions, Stream};
+use jwt_authorizer::metrics::emf::EmfSink;
+use jwt_authorizer::shutdown;
+use jwt_authorizer::{Authorizer, Config, Outcome, Reject, UNAUTHORIZED, VARIABLES};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use std::io::Read;
@@ -143,7 +146,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Lambda sends one invocation at a time: a multi-threaded runtime only adds wake-ups and
+    // hand-offs between threads to each (measured in benches/lambda_floor.rs). `serve` takes
+    // concurrent connections.
+    let mut runtime = match &command {
+        #[cfg(feature = "local")]
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = runtime
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
@@ -174,7 +185,7 @@ fn build_authorizer() -> Result<Arc<Authorizer>, ExitCode> {
 }
 
 async fn run_lambda(started: Instant) -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
+    logging::init(Stream::Stdout, Decisions::Refusals);
     let emf = match jwt_authorizer::metrics::emf::EmfConfig::from_env() {
         Ok(config) => config,
         Err(problems) => {
@@ -197,30 +208,44 @@ async fn run_lambda(started: Instant) -> ExitCode {
         Err(code) => return code,
     };
     jwt_authorizer::metrics::install_handles(&authorizer.issuer_names());
-    // Init has spare CPU: fetch the keys now, but never fail init because an issuer is down.
-    authorizer.refresh_keys(Trigger::Init).await;
+    if !emf.config().flush_interval.is_zero() {
+        // A metrics window is pending between flushes: have Lambda say when it retires us.
+        watch_for_shutdown(&emf, &authorizer).await;
+    }
+    // Init has spare CPU: fetch the keys now (unless JWKS_FILE gave them: then in the
+    // background), but never fail init because an issuer is down.
+    authorizer.refresh_keys_at_init().await;
     authorizer.spawn_refreshers();
-    // Reported with the first invocation's metrics, as Powertools reports ColdStart.
+    // Reported with the first window's metrics, as Powertools reports ColdStart.
     jwt_authorizer::metrics::record_init(started.elapsed());
-    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let authorizer = authorizer.clone();
-        let emf = emf.clone();
-        async move {
-            let mut out = Vec::with_capacity(512);
-            let decision = authorizer
-                .authorize(event.payload.get().as_bytes(), &mut out)
-                .await;
-            if emf.due() {
-                authorizer.observe_keys();
-                emf.after_invocation(&event.context.request_id);
+    let handler = {
+        let (authorizer, emf) = (authorizer.clone(), emf.clone());
+        service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+            let authorizer = authorizer.clone();
+            let emf = emf.clone();
+            async move {
+                emf.before_invocation(|| authorizer.observe_keys());
+                let mut out = Vec::with_capacity(512);
+                let decision = logging::REQUEST_ID
+                    .scope(
+                        event.context.request_id.clone(),
+                        authorizer.authorize(event.payload.get().as_bytes(), &mut out),
+                    )
+                    .await;
+                emf.after_invocation(&event.context.request_id, || authorizer.observe_keys());
+                match decision.outcome {
+                    Outcome::Unauthorized => Err(decision.reject.unwrap_or(Reject::Malformed)),
+                    Outcome::Allow | Outcome::Deny => Ok(answer(out)),
+                }
             }
-            match decision.outcome {
-                Outcome::Unauthorized => Err(decision.reject.unwrap_or(Reject::Malformed)),
-                Outcome::Allow | Outcome::Deny => Ok(answer(out)),
-            }
-        }
-    });
-    match lambda_runtime::run(handler).await {
+        })
+    };
+    // Without `lambda_runtime::run`'s tracing layer: a span per invocation costs more than the
+    // authorization of a cached token (see `logging`); the lines we write carry the request id.
+    let stopped = lambda_runtime::Runtime::new(handler).run().await;
+    // The loop ended (the Runtime API went away): write what is pending before exiting.
+    emf.shutdown(|| authorizer.observe_keys());
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "Lambda runtime stopped");
@@ -229,8 +254,23 @@ async fn run_lambda(started: Instant) -> ExitCode {
     }
 }
 
+/// Registers the internal extension that makes Lambda send SIGTERM before it retires this
+/// environment, and writes the pending metrics window then. Without it (an emulator without the
+/// Extensions API) the authorizer still serves; the last window is lost.
+async fn watch_for_shutdown(emf: &Arc<EmfSink>, authorizer: &Arc<Authorizer>) {
+    let (emf, authorizer) = (emf.clone(), authorizer.clone());
+    let watching = shutdown::on_termination(move || emf.shutdown(|| authorizer.observe_keys()));
+    if let Err(error) = watching {
+        tracing::warn!(%error, "cannot watch for SIGTERM: the last metrics window may be lost");
+        return;
+    }
+    if let Err(error) = shutdown::register_extension().await {
+        tracing::warn!(%error, "no shutdown signal from Lambda: the last metrics window may be lost");
+    }
+}
+
 async fn invoke(event_path: &PathBuf) -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    logging::init(Stream::Stderr, Decisions::All);
     let event = if event_path.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map(|_| buf)
@@ -251,7 +291,7 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
-    authorizer.refresh_keys(Trigger::Init).await;
+    authorizer.refresh_keys_at_init().await;
     let mut out = Vec::new();
     let decision = authorizer.authorize(&event, &mut out).await;
     match decision.outcome {
@@ -269,7 +309,7 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
 
 #[cfg(feature = "local")]
 async fn serve(args: jwt_authorizer::local::ServeArgs) -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    logging::init(Stream::Stderr, Decisions::Refusals);
     // The admin listener's GET /metrics renders this recorder.
     if let Err(e) = jwt_authorizer::metrics::prometheus::install() {
         eprintln!("authorizer serve: {e}");

@@ -157,6 +157,29 @@ impl KeyStore {
         self.now_ms() >= self.next_due_ms.load(Ordering::Relaxed)
     }
 
+    /// Starts from a key set read from a file (`JWKS_FILE`) instead of the empty one: it answers
+    /// from init, and counts as fresh for the refresh interval, like a fetched set. Call
+    /// [`KeyStore::refresh_at_init`] next, which fetches without making anyone wait.
+    pub fn preload(&self, keys: KeySet) {
+        let due = self.now_ms() + self.schedule.refresh_interval.as_millis() as u64;
+        self.current.store(Arc::new(keys));
+        self.next_due_ms.store(due, Ordering::Relaxed);
+    }
+
+    /// The fetch at init: awaited when the store is empty (nothing could be answered without
+    /// it); with pre-loaded keys, spawned on the current runtime so that no answer the file can
+    /// give waits for the issuer. A token whose kid the file lacks waits for that fetch (the
+    /// usual kid-miss rule), and the background fetch's failure leaves the file's keys in use and
+    /// a retry after the minimum interval (the usual stale-on-error rule).
+    pub async fn refresh_at_init(self: &Arc<Self>) {
+        if self.keys().is_empty() {
+            self.refresh(Trigger::Init).await;
+        } else {
+            let store = self.clone();
+            tokio::spawn(async move { store.refresh(Trigger::Init).await });
+        }
+    }
+
     /// Refreshes now, or waits for the refresh already in flight. A failure keeps the keys we have.
     pub async fn refresh(&self, trigger: Trigger) {
         let seen = self.attempts.load(Ordering::Acquire);

@@ -53,10 +53,11 @@ async fn the_lambda_loop_answers_on_the_runtime_api() {
         .collect();
     assert_eq!(
         decisions.len(),
-        3,
-        "one JSON log line per decision:\n{stdout}"
+        2,
+        "one JSON log line per refusal, none per Allow:\n{stdout}"
     );
-    assert_eq!(decisions[1]["fields"]["reason"], "malformed");
+    assert_eq!(decisions[0]["fields"]["reason"], "malformed");
+    assert_eq!(decisions[1]["fields"]["reason"], "missing_token");
     assert!(
         !stdout.contains(&token[..40]),
         "the token never reaches the logs"

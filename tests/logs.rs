@@ -115,7 +115,8 @@ async fn no_segment_of_a_token_reaches_the_output_of_serve() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let output = format!("{}\n{}", serve.stdout.lock().unwrap(), serve.logs());
-    assert!(output.matches("authorization").count() >= 3, "{output}");
+    // At `info`, a line per refusal (the expired and the malformed token); none per Allow.
+    assert!(output.matches("authorization").count() >= 2, "{output}");
     for (what, token) in &tokens {
         assert_not_logged(what, token, &output);
     }

@@ -91,6 +91,9 @@ pub struct IssuerConfig {
     pub kid_miss_cooldown: Duration,
     /// `TOKEN_USE`: set for an Amazon Cognito user pool, whose tokens carry `token_use`.
     pub cognito: Option<TokenUse>,
+    /// `JWKS_FILE` (the file's `jwks_file`): a JWKS bundled with the deployment, used from init
+    /// so that a cold start waits for no fetch, then refreshed by the usual rules.
+    pub jwks_file: Option<PathBuf>,
 }
 
 /// The authorizer's configuration. Built once, then shared read-only.
@@ -256,6 +259,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "USAGE_IDENTIFIER_CLAIM",
         "(none)",
         "Claim answered as usageIdentifierKey, for REST usage plans (API key source AUTHORIZER); tokens without it are refused",
+    ),
+    // Cold start and cost (issue 16).
+    (
+        "JWKS_FILE",
+        "(none)",
+        "A JWKS file (bundled, or in a layer) used from init, so no cold start waits for the issuer; refreshed from JWKS_URI as usual",
     ),
 ];
 
@@ -484,13 +493,14 @@ pub(crate) const SIMPLE_NEEDS_ROUTE_KEY: &str = "simple responses are cached per
      identity source and to IDENTITY_SOURCE";
 
 /// The issuer variables of the three-variable set-up; `CONFIG_FILE` replaces them.
-const ENV_ISSUER_VARIABLES: [&str; 6] = [
+const ENV_ISSUER_VARIABLES: [&str; 7] = [
     "TOKEN_ISSUER",
     "JWKS_URI",
     "AUDIENCE",
     "ISSUER_NAME",
     "TOKEN_USE",
     "REQUIRED_CLAIMS",
+    "JWKS_FILE",
 ];
 
 /// Per-issuer settings read from the environment: the single issuer's, and the defaults of every
@@ -563,6 +573,7 @@ fn env_issuer(
         client_ids,
         token_use,
         required_claims: vars.get("REQUIRED_CLAIMS").map(|v| split_list(&v, ',')),
+        jwks_file: vars.get("JWKS_FILE"),
         ..IssuerSpec::default()
     };
     spec.check(defaults, allow_http, &mut |field, message| {
@@ -577,6 +588,7 @@ fn env_issuer(
             "refresh_interval_seconds" => "JWKS_REFRESH_INTERVAL_SECONDS",
             "min_refresh_interval_seconds" => "JWKS_MIN_REFRESH_INTERVAL_SECONDS",
             "kid_miss_cooldown_seconds" => "JWKS_KID_MISS_COOLDOWN_SECONDS",
+            "jwks_file" => "JWKS_FILE",
             _ => "AUDIENCE",
         };
         let message = match (variable, message.as_str()) {
@@ -610,6 +622,7 @@ pub(crate) struct IssuerSpec {
     pub(crate) user_pool_id: Option<String>,
     pub(crate) token_use: Option<String>,
     pub(crate) client_ids: Option<Vec<String>>,
+    pub(crate) jwks_file: Option<String>,
 }
 
 impl IssuerSpec {
@@ -810,6 +823,16 @@ impl IssuerSpec {
         {
             report("name", message);
         }
+        // Read (and its keys checked) when the authorizer is built; here only that it is a file.
+        let jwks_file = self.jwks_file.map(PathBuf::from);
+        if let Some(path) = &jwks_file
+            && !path.is_file()
+        {
+            report(
+                "jwks_file",
+                format!("{} is not a readable file", path.display()),
+            );
+        }
         if reported > 0 {
             return None;
         }
@@ -825,6 +848,7 @@ impl IssuerSpec {
             min_refresh_interval: Duration::from_secs(min_refresh),
             kid_miss_cooldown: Duration::from_secs(cooldown),
             cognito,
+            jwks_file,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! A Lambda Runtime API on 127.0.0.1: the four endpoints a custom runtime talks to
 //! (`invocation/next`, `invocation/{id}/response`, `invocation/{id}/error`, `init/error`), with a
 //! queue of events and a record of every answer, so the real binary can run as it does in Lambda.
+//! Also the two Extensions API endpoints an internal extension uses (`extension/register`, and
+//! `extension/event/next`, which is never answered: the extension subscribes to nothing).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,6 +30,7 @@ pub struct Answer {
 }
 
 struct Shared {
+    extensions: Mutex<Vec<String>>,
     events: Mutex<VecDeque<(String, Vec<u8>)>>,
     queued: Notify,
     answers: mpsc::UnboundedSender<Answer>,
@@ -49,6 +52,7 @@ impl RuntimeApi {
         let address = listener.local_addr().unwrap().to_string();
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            extensions: Mutex::default(),
             events: Mutex::default(),
             queued: Notify::new(),
             answers: tx,
@@ -61,6 +65,11 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2020-01-01/extension/register", post(register_extension))
+            .route(
+                "/2020-01-01/extension/event/next",
+                get(std::future::pending::<()>),
+            )
             .with_state(shared.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         RuntimeApi {
@@ -82,6 +91,11 @@ impl RuntimeApi {
             .push_back((id.clone(), event));
         self.shared.queued.notify_one();
         id
+    }
+
+    /// The names of the extensions registered so far.
+    pub fn extensions(&self) -> Vec<String> {
+        self.shared.extensions.lock().unwrap().clone()
     }
 
     /// The next answer, or `None` after `timeout`.
@@ -124,6 +138,29 @@ async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     );
     headers.insert("content-type", "application/json".parse().unwrap());
     (headers, event)
+}
+
+async fn register_extension(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let name = headers
+        .get("lambda-extension-name")
+        .and_then(|n| n.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut extensions = shared.extensions.lock().unwrap();
+    extensions.push(name);
+    let mut answer = HeaderMap::new();
+    answer.insert(
+        "lambda-extension-identifier",
+        format!("ext-{}", extensions.len()).parse().unwrap(),
+    );
+    answer.insert("content-type", "application/json".parse().unwrap());
+    (
+        answer,
+        r#"{"functionName":"authorizer","functionVersion":"$LATEST","handler":"bootstrap"}"#,
+    )
 }
 
 fn record(shared: &Shared, request_id: String, kind: &'static str, body: Bytes) -> StatusCode {
