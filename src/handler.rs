@@ -7,7 +7,8 @@
 //! heap allocation until the caller serializes the answer.
 
 use crate::algorithm::Algorithm;
-use crate::claims::{self, IssuerRules, MAX_CAPTURED_CLAIMS, Rules};
+use crate::binding;
+use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind};
 use crate::fetcher::{ClientError, Fetcher};
@@ -312,7 +313,7 @@ impl Authorizer {
         decision: &mut Decision,
         refreshed: Refreshed,
     ) -> Result<Outcome, Step> {
-        let raw = token::bearer_token(call.authorization.ok_or(Reject::MissingToken)?)?;
+        let (scheme, raw) = token::credential(call.authorization.ok_or(Reject::MissingToken)?)?;
         if raw.len() > self.config.max_token_bytes {
             return Err(Reject::TokenTooLarge.into());
         }
@@ -370,13 +371,15 @@ impl Authorizer {
         decision.cache_hit = cache_hit;
 
         claims::validate(&claims, &issuer.rules, now)?;
+        // A sender-constrained token needs its proof on every request: the verified-token
+        // cache above only ever skips the access token's own signature check.
+        binding::check(scheme, claims.cnf(&self.rules), &issuer.rules)?;
         let scopes = claims.scopes(&self.rules)?;
         let usage_identifier = claims.usage_identifier(&self.rules)?;
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
-        let mut captured: [(&str, Option<&RawValue>); MAX_CAPTURED_CLAIMS] =
-            [("", None); MAX_CAPTURED_CLAIMS];
+        let mut captured: [(&str, Option<&RawValue>); CAPTURE_SLOTS] = [("", None); CAPTURE_SLOTS];
         for ((slot, name), value) in captured
             .iter_mut()
             .zip(&self.rules.captured)

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod algorithm;
+mod binding;
 mod claims;
 mod config;
 pub mod events;
