@@ -5,7 +5,11 @@
 //! ordinary bearer token without `cnf` (one branch).
 
 use crate::claims::IssuerRules;
+use crate::config::Config;
+use crate::dpop::{self, Replays};
+use crate::events::Possession;
 use crate::json::CowStr;
+use crate::mtls;
 use crate::reject::Reject;
 use crate::token::Scheme;
 use serde::Deserialize;
@@ -48,35 +52,100 @@ impl<'a> Confirmation<'a> {
     }
 }
 
-/// Checks a verified token's binding: `cnf` is the token's raw `cnf` claim, `scheme` the
-/// `Authorization` scheme it came with.
-///
-/// # Errors
-/// [`Reject::BindingRequired`] for a token without `cnf` when its issuer requires one;
-/// [`Reject::UnsupportedBinding`] for a `cnf` we cannot check, or the `DPoP` scheme with a
-/// token that is not DPoP-bound (RFC 9449 §7.1); [`Reject::MissingProof`] for a bound token
-/// without its proof.
-pub(crate) fn check(
-    scheme: Scheme,
-    cnf: Option<&RawValue>,
-    issuer: &IssuerRules,
-) -> Result<(), Reject> {
-    let Some(cnf) = cnf else {
-        return match scheme {
-            // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
-            Scheme::Dpop => Err(Reject::UnsupportedBinding),
-            Scheme::Bearer if issuer.require_binding() => Err(Reject::BindingRequired),
-            Scheme::Bearer => Ok(()),
-        };
-    };
-    match (Confirmation::parse(cnf)?, scheme) {
-        // RFC 9449 §7.1: a DPoP-bound token presented as a bearer token is refused.
-        (Confirmation::DpopKey(_), Scheme::Bearer) => Err(Reject::MissingProof),
-        (Confirmation::DpopKey(_), Scheme::Dpop) => Err(Reject::MissingProof),
-        // RFC 8705 §3: a certificate-bound token is a bearer token sent over mutual TLS.
-        (Confirmation::Certificate(_), Scheme::Bearer) => Err(Reject::MissingProof),
-        (Confirmation::Certificate(_), Scheme::Dpop) => Err(Reject::UnsupportedBinding),
+/// The checks of sender-constrained tokens, and what they keep between requests: the DPoP
+/// proofs already seen.
+pub(crate) struct SenderChecks {
+    replays: Replays,
+    max_age: u64,
+}
+
+impl SenderChecks {
+    /// The checks a configuration asks for.
+    pub(crate) fn from_config(config: &Config) -> Self {
+        SenderChecks {
+            replays: Replays::new(config.dpop_replay_cache_size),
+            max_age: config.dpop_proof_max_age.as_secs(),
+        }
     }
+
+    /// Checks a verified token's binding: `cnf` is the token's raw `cnf` claim, `scheme` the
+    /// `Authorization` scheme it came with, `access_token` the token itself, `possession` what
+    /// the request presented besides it.
+    ///
+    /// # Errors
+    /// [`Reject::BindingRequired`] for a token without `cnf` when its issuer requires one;
+    /// [`Reject::UnsupportedBinding`] for a `cnf` we cannot check, or the `DPoP` scheme with a
+    /// token that is not DPoP-bound (RFC 9449 §7.1); [`Reject::MissingProof`] for a bound token
+    /// without its proof; the refusals of [`dpop::check`] and [`mtls::check`];
+    /// [`Reject::ReplayedProof`] for a DPoP proof this instance has seen.
+    pub(crate) fn check(
+        &self,
+        token: Token<'_>,
+        issuer: &IssuerRules,
+        possession: &Possession<'_>,
+        now: u64,
+    ) -> Result<(), Reject> {
+        let Some(cnf) = token.cnf else {
+            return match token.scheme {
+                // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
+                Scheme::Dpop => Err(Reject::UnsupportedBinding),
+                Scheme::Bearer if issuer.require_binding() => Err(Reject::BindingRequired),
+                Scheme::Bearer => Ok(()),
+            };
+        };
+        match (Confirmation::parse(cnf)?, token.scheme) {
+            // RFC 9449 §7.1: a DPoP-bound token presented as a bearer token is refused.
+            (Confirmation::DpopKey(_), Scheme::Bearer) => Err(Reject::MissingProof),
+            (Confirmation::DpopKey(jkt), Scheme::Dpop) => {
+                let proof = possession.dpop.as_deref().ok_or(Reject::MissingProof)?;
+                // Without the request it was made for, no proof can be checked.
+                let request = match (&possession.method, &possession.domain, &possession.path) {
+                    (Some(method), Some(domain), Some(path)) => dpop::Request {
+                        method,
+                        domain,
+                        path,
+                    },
+                    _ => return Err(Reject::MissingProof),
+                };
+                let expected = dpop::Expected {
+                    request,
+                    access_token: token.raw,
+                    jkt: &jkt,
+                    now,
+                    max_age: self.max_age,
+                    leeway: issuer.leeway_seconds(),
+                };
+                let checked = dpop::check(proof, &expected)?;
+                // RFC 9449 §11.1: last, so that only a proof that passed everything else
+                // uses up its `jti`.
+                if self.replays.first_use(&checked) {
+                    Ok(())
+                } else {
+                    Err(Reject::ReplayedProof)
+                }
+            }
+            // RFC 8705 §3: a certificate-bound token is a bearer token sent over mutual TLS.
+            (Confirmation::Certificate(x5t), Scheme::Bearer) => {
+                let pem = possession
+                    .client_cert_pem
+                    .as_deref()
+                    .ok_or(Reject::MissingProof)?;
+                mtls::check(pem, &x5t)
+            }
+            (Confirmation::Certificate(_), Scheme::Dpop) => Err(Reject::UnsupportedBinding),
+        }
+    }
+}
+
+/// The verified access token, as the binding check needs it.
+#[derive(Clone, Copy)]
+pub(crate) struct Token<'a> {
+    /// The `Authorization` scheme it came with.
+    pub(crate) scheme: Scheme,
+    /// The compact token (for a DPoP proof's `ath`).
+    pub(crate) raw: &'a str,
+    /// Its raw `cnf` claim.
+    pub(crate) cnf: Option<&'a RawValue>,
 }
 
 #[cfg(test)]

@@ -124,6 +124,11 @@ impl IssuerRules {
     pub fn require_binding(&self) -> bool {
         self.require_binding
     }
+
+    /// The leeway for `exp`, `nbf` and `iat` (and a DPoP proof's `iat`), in seconds.
+    pub fn leeway_seconds(&self) -> u64 {
+        self.leeway_seconds
+    }
 }
 
 /// Whether `name` is a claim the parser always reads into its own field.

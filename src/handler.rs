@@ -7,10 +7,10 @@
 //! heap allocation until the caller serializes the answer.
 
 use crate::algorithm::Algorithm;
-use crate::binding;
+use crate::binding::{self, SenderChecks};
 use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
-use crate::events::{self, EventKind};
+use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
 
 use crate::policy::{self, Grant, MethodArn};
@@ -115,6 +115,7 @@ pub struct Authorizer {
     /// Every issuer's algorithms: the header check before the issuer is known.
     algorithms: Vec<Algorithm>,
     verified: VerifiedTokens,
+    senders: SenderChecks,
 }
 
 impl Authorizer {
@@ -154,6 +155,7 @@ impl Authorizer {
             issuers,
             algorithms,
             verified: VerifiedTokens::new(config.verified_token_cache_size),
+            senders: SenderChecks::from_config(&config),
             config: Arc::new(config),
         })
     }
@@ -251,6 +253,7 @@ impl Authorizer {
                     arn,
                     route: event.route(),
                     simple,
+                    possession: &event.possession,
                 };
                 self.verify(call, now, out, &mut decision).await
             }
@@ -373,7 +376,13 @@ impl Authorizer {
         claims::validate(&claims, &issuer.rules, now)?;
         // A sender-constrained token needs its proof on every request: the verified-token
         // cache above only ever skips the access token's own signature check.
-        binding::check(scheme, claims.cnf(&self.rules), &issuer.rules)?;
+        let token = binding::Token {
+            scheme,
+            raw,
+            cnf: claims.cnf(&self.rules),
+        };
+        self.senders
+            .check(token, &issuer.rules, call.possession, now)?;
         let scopes = claims.scopes(&self.rules)?;
         let usage_identifier = claims.usage_identifier(&self.rules)?;
         let principal = claims.sub.as_deref().unwrap_or_default();
@@ -433,6 +442,8 @@ struct Call<'a> {
     route: Option<(&'a str, &'a str)>,
     /// The answer is an HTTP API simple response.
     simple: bool,
+    /// What the request presented besides the token (sender-constrained tokens).
+    possession: &'a Possession<'a>,
 }
 
 /// Why an answer would be unsafe under API Gateway's cache (see [`Reject::UnsafeCacheKey`]).

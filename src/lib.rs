@@ -18,6 +18,7 @@ mod algorithm;
 mod binding;
 mod claims;
 mod config;
+mod dpop;
 pub mod events;
 mod fetcher;
 mod handler;
@@ -28,6 +29,7 @@ mod keyset;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;
+mod mtls;
 mod policy;
 mod refresher;
 mod reject;
