@@ -373,3 +373,56 @@ async fn a_replayed_proof_is_refused_by_the_same_instance() {
     let (stdout, _) = stop_and_read_stdout(&mut child).await;
     assert!(stdout.contains("replayed_proof"), "{stdout}");
 }
+
+/// A client certificate, PEM, and its `x5t#S256` (base64url SHA-256 of its DER).
+fn client_certificate() -> (String, String) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["client.example.com".to_owned()]).unwrap();
+    let der = certified.cert.der();
+    let thumbprint = b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref());
+    (certified.cert.pem(), thumbprint)
+}
+
+/// A REST `REQUEST` event over mutual TLS: `Bearer <token>` and this client certificate.
+fn mtls_event(token: &str, pem: Option<&str>) -> Vec<u8> {
+    let context = match pem {
+        Some(pem) => json!({"identity": {"sourceIp": "203.0.113.7", "clientCert": {
+            "clientCertPem": pem,
+            "subjectDN": "CN=client.example.com",
+            "serialNumber": "1",
+            "validity": {"notBefore": "May 28 12:30:02 2019 GMT", "notAfter": "Aug  5 09:36:04 2031 GMT"},
+        }}}),
+        None => json!({"identity": {"sourceIp": "203.0.113.7"}}),
+    };
+    request_event(json!({"Authorization": format!("Bearer {token}")}), context)
+}
+
+#[tokio::test]
+async fn a_certificate_bound_token_needs_its_certificate() {
+    let (pem, thumbprint) = client_certificate();
+    let (server, token) = issuer_and_token(json!({"cnf": {"x5t#S256": thumbprint}})).await;
+    let env = env_for(&server, &[]);
+    allowed(&invoke(&env, &mtls_event(&token, Some(&pem))).await);
+
+    let (other, _) = client_certificate();
+    refused(
+        &invoke(&env, &mtls_event(&token, Some(&other))).await,
+        "certificate_mismatch",
+    );
+    refused(
+        &invoke(&env, &mtls_event(&token, None)).await,
+        "missing_proof",
+    );
+    let garbled = pem.replace("MII", "MIJ");
+    refused(
+        &invoke(&env, &mtls_event(&token, Some(&garbled))).await,
+        "bad_certificate",
+    );
+    refused(
+        &invoke(&env, &mtls_event(&token, Some("not a certificate"))).await,
+        "bad_certificate",
+    );
+    // The certificate is not a proof for a token without `cnf`, nor for another token.
+    let (server, unbound) = issuer_and_token(json!({})).await;
+    allowed(&invoke(&env_for(&server, &[]), &mtls_event(&unbound, Some(&pem))).await);
+}
