@@ -372,8 +372,8 @@ pub(crate) fn htu_matches(htu: &str, request: &Request<'_>) -> bool {
     claimed.scheme() == "https"
         && claimed.username().is_empty()
         && claimed.password().is_none()
-        && claimed.port().is_none()
-        && called.port().is_none()
+        // API Gateway's `domainName` has no port; `serve`'s has its listener's.
+        && claimed.port() == called.port()
         && claimed.host_str().is_some()
         && claimed.host_str() == called.host_str()
         && normalize_percent(claimed.path()) == normalize_percent(called.path())
