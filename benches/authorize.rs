@@ -87,6 +87,66 @@ fn benches(c: &mut Criterion) {
         b.iter(|| authorize_now(&cached, black_box(&good), now, &mut out))
     });
 
+    // Sender-constrained tokens, beside `authorize/cache_hit`: the access token's signature is
+    // answered by the verified-token cache, so what is added is the binding check. DPoP: one
+    // ES256 verify of the proof, its parsing, the thumbprint, `ath`, `htu` and the replay cache
+    // (each iteration gets a fresh proof, made outside the timing).
+    let proof_key = support::dpop::ProofKey::generate();
+    let mut bound_claims = claims.clone();
+    bound_claims["cnf"] = json!({"jkt": proof_key.thumbprint()});
+    let bound = key.sign(&bound_claims).unwrap();
+    let url = "https://abcdef123.execute-api.us-east-1.amazonaws.com/prod/pets/1";
+    let dpop_event = |proof: &str| {
+        serde_json::to_vec(&json!({
+            "type": "REQUEST",
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets/1",
+            "resource": "/pets/{petId}",
+            "httpMethod": "GET",
+            "headers": {"Authorization": format!("DPoP {bound}"), "DPoP": proof},
+            "requestContext": {
+                "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
+                "path": "/prod/pets/1",
+            },
+        }))
+        .unwrap()
+    };
+    let first = dpop_event(&proof_key.proof("GET", url, &bound, now));
+    assert_eq!(
+        authorize_now(&cached, &first, now, &mut out).outcome,
+        Outcome::Allow
+    );
+    c.bench_function("dpop/valid_proof", |b| {
+        b.iter_batched(
+            || dpop_event(&proof_key.proof("GET", url, &bound, now)),
+            |event| authorize_now(&cached, black_box(&event), now, &mut out),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+
+    // mTLS: the certificate's PEM decoded, its SHA-256 compared with `x5t#S256`.
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["client.example.com".to_owned()]).unwrap();
+    let thumbprint = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, certified.cert.der());
+    let mut cert_claims = claims.clone();
+    cert_claims["cnf"] = json!({"x5t#S256": URL_SAFE_NO_PAD.encode(thumbprint.as_ref())});
+    let cert_bound = key.sign(&cert_claims).unwrap();
+    let mtls_event = serde_json::to_vec(&json!({
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets/1",
+        "resource": "/pets/{petId}",
+        "httpMethod": "GET",
+        "headers": {"Authorization": format!("Bearer {cert_bound}")},
+        "requestContext": {"identity": {"clientCert": {"clientCertPem": certified.cert.pem()}}},
+    }))
+    .unwrap();
+    assert_eq!(
+        authorize_now(&cached, &mtls_event, now, &mut out).outcome,
+        Outcome::Allow
+    );
+    c.bench_function("mtls/bound", |b| {
+        b.iter(|| authorize_now(&cached, black_box(&mtls_event), now, &mut out))
+    });
+
     // The cost metrics add to an authorization: one counter from the outcome × reason table, the
     // latency histogram, and the cache-hit counter, against the EMF recorder Lambda uses.
     let recorder = jwt_authorizer::metrics::emf::EmfRecorder::default();

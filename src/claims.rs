@@ -17,6 +17,14 @@ use std::fmt;
 /// are held in a fixed array on the hot path.
 pub const MAX_CAPTURED_CLAIMS: usize = 16;
 
+/// The slots of captured claims: the configured ones, and `cnf`, which is always read (a token
+/// that names a confirmation key is checked against it, RFC 7800 §3.1).
+pub const CAPTURE_SLOTS: usize = MAX_CAPTURED_CLAIMS + 1;
+
+/// The confirmation claim of sender-constrained tokens (RFC 7800 §3.1, RFC 9449 §6,
+/// RFC 8705 §3.1), always captured raw.
+pub const CNF: &str = "cnf";
+
 /// A set of issuers, bit `i` for the `i`-th configured issuer.
 pub type IssuerSet = u64;
 
@@ -32,6 +40,8 @@ pub struct Rules {
     scope_slots: Vec<usize>,
     /// The slot in `captured` of `USAGE_IDENTIFIER_CLAIM`.
     usage_slot: Option<usize>,
+    /// The slot in `captured` of `cnf`.
+    cnf_slot: usize,
 }
 
 impl Rules {
@@ -54,6 +64,7 @@ impl Rules {
                 .expect("scope and usage identifier claims are captured")
         };
         Rules {
+            cnf_slot: slot(&CNF.to_owned()),
             scope_slots: config.scope_claims.iter().map(slot).collect(),
             usage_slot: config.usage_identifier_claim.as_ref().map(slot),
             audiences,
@@ -75,6 +86,8 @@ pub struct IssuerRules {
     client_ids: Vec<String>,
     /// Claims a token must carry besides `exp` and `sub`.
     required: Vec<ClaimRef>,
+    /// Tokens without `cnf` are refused (`require_sender_constraint`).
+    require_binding: bool,
 }
 
 impl IssuerRules {
@@ -103,7 +116,18 @@ impl IssuerRules {
                 Vec::new()
             },
             required,
+            require_binding: issuer.require_sender_constraint,
         }
+    }
+
+    /// Whether this issuer's tokens must be sender-constrained.
+    pub fn require_binding(&self) -> bool {
+        self.require_binding
+    }
+
+    /// The leeway for `exp`, `nbf` and `iat` (and a DPoP proof's `iat`), in seconds.
+    pub fn leeway_seconds(&self) -> u64 {
+        self.leeway_seconds
     }
 }
 
@@ -139,10 +163,15 @@ pub struct Claims<'a> {
     /// `token_use` (Cognito: `access` or `id`).
     pub token_use: Option<Cow<'a, str>>,
     /// The captured claims, in the order of [`Rules::captured`].
-    pub captured: [Option<&'a RawValue>; MAX_CAPTURED_CLAIMS],
+    pub captured: [Option<&'a RawValue>; CAPTURE_SLOTS],
 }
 
 impl<'a> Claims<'a> {
+    /// The raw `cnf` claim, when the token has one (even `null`).
+    pub fn cnf(&self, rules: &Rules) -> Option<&'a RawValue> {
+        self.captured[rules.cnf_slot]
+    }
+
     /// The token's scopes: the first of `SCOPE_CLAIMS` that is present and not `null`.
     ///
     /// # Errors
@@ -396,7 +425,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         let mut claims = Claims::default();
         // One bit per registered claim and per context claim, to refuse repeated names: a token
         // with two `aud` or two `exp` could be read differently by another parser.
-        let mut seen = 0u32;
+        let mut seen = 0u64;
         let mut mark = |bit: u32| -> Result<(), A::Error> {
             if seen & (1 << bit) != 0 {
                 return Err(de::Error::custom("repeated claim"));

@@ -1,5 +1,7 @@
 //! The three authorizer events API Gateway sends, read without copying: the credential, the ARN,
-//! the route template and the identity source values are kept, every other field is skipped.
+//! the route template and the identity source values are kept, and what a sender-constrained
+//! token is checked against (the `DPoP` header, the request's method, domain and path, the client
+//! certificate); every other field is skipped.
 
 use crate::identity::{IdentitySource, Source};
 use crate::json::{CowStr, Scanner, cow};
@@ -50,7 +52,30 @@ pub struct Event<'a> {
     /// API Gateway caches this answer for this route alone (the identity source holds
     /// `$context.routeKey`), or not at all (an HTTP API event without identity source values).
     pub cached_per_route: bool,
+    /// What the request presented besides the token, for sender-constrained tokens.
+    pub possession: Possession<'a>,
 }
+
+/// What a request presents besides its token, against which a sender-constrained token is
+/// checked: each `None` when the event does not carry it (a `TOKEN` event carries none).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Possession<'a> {
+    /// The `DPoP` header (RFC 9449 §4.1), matched without case.
+    pub dpop: Option<Cow<'a, str>>,
+    /// The request's method: `httpMethod` (REST), `requestContext.http.method` (HTTP API).
+    pub method: Option<Cow<'a, str>>,
+    /// The host the client called: `requestContext.domainName`.
+    pub domain: Option<Cow<'a, str>>,
+    /// The path as the client sent it, with the stage on default execute-api domains and the
+    /// base path on custom domains: `requestContext.path` (REST), `rawPath` (HTTP API).
+    pub path: Option<Cow<'a, str>>,
+    /// The client certificate of a mutual TLS API (REST), PEM:
+    /// `requestContext.identity.clientCert.clientCertPem`.
+    pub client_cert_pem: Option<Cow<'a, str>>,
+}
+
+/// The name of the DPoP proof header (RFC 9449 §4.1).
+const DPOP_HEADER: &str = "DPoP";
 
 impl Event<'_> {
     /// The route template that was called (see the field docs), when the event names it.
@@ -131,6 +156,55 @@ struct Fields<'a> {
     route_key: Option<Cow<'a, str>>,
     resource: Option<Cow<'a, str>>,
     http_method: Option<Cow<'a, str>>,
+    /// The `DPoP` header of `headers`.
+    dpop: Option<Cow<'a, str>>,
+    /// HTTP API: `rawPath`.
+    raw_path: Option<Cow<'a, str>>,
+    /// What is read of `requestContext`.
+    context: Option<Context<'a>>,
+}
+
+/// What the authorizer reads of `requestContext`.
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Context<'a> {
+    #[serde(borrow, default, deserialize_with = "cow_str")]
+    domain_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "cow_str")]
+    path: Option<Cow<'a, str>>,
+    /// HTTP API: `http.method`.
+    #[serde(borrow)]
+    http: Option<ContextHttp<'a>>,
+    /// REST: `identity.clientCert.clientCertPem`.
+    #[serde(borrow)]
+    identity: Option<ContextIdentity<'a>>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+struct ContextHttp<'a> {
+    #[serde(borrow, default, deserialize_with = "cow_str")]
+    method: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextIdentity<'a> {
+    #[serde(borrow)]
+    client_cert: Option<ClientCert<'a>>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientCert<'a> {
+    #[serde(borrow, default, deserialize_with = "cow_str")]
+    client_cert_pem: Option<Cow<'a, str>>,
+}
+
+/// An optional string, borrowed when it has no escapes (see [`CowStr`]).
+fn cow_str<'de: 'a, 'a, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Option::<CowStr<'a>>::deserialize(deserializer).map(cow)
 }
 
 /// What the authorizer reads of an `identitySource` array (all strings).
@@ -185,10 +259,14 @@ impl<'a> Fields<'a> {
             resource: Option<CowStr<'a>>,
             #[serde(borrow)]
             http_method: Option<CowStr<'a>>,
+            #[serde(borrow)]
+            raw_path: Option<CowStr<'a>>,
+            #[serde(borrow)]
+            request_context: Option<Context<'a>>,
         }
         let raw: RawEvent<'_> = serde_json::from_slice(json).map_err(|_| Reject::BadEvent)?;
         let mut de = serde_json::Deserializer::from_slice(json);
-        let (header, query) = CredentialMembers { names }
+        let ([header, dpop], [query, _]) = CredentialMembers { names }
             .deserialize(&mut de)
             .map_err(|_| Reject::BadEvent)?;
         Ok(Fields {
@@ -209,10 +287,20 @@ impl<'a> Fields<'a> {
             route_key: cow(raw.route_key),
             resource: cow(raw.resource),
             http_method: cow(raw.http_method),
+            dpop,
+            raw_path: cow(raw.raw_path),
+            context: raw.request_context,
         })
     }
 
     fn into_event(self, identity: &IdentitySource) -> Result<Event<'a>, Reject> {
+        let context = self.context.unwrap_or_default();
+        let (domain, context_path) = (context.domain_name, context.path);
+        let context_method = context.http.and_then(|http| http.method);
+        let client_cert_pem = context
+            .identity
+            .and_then(|identity| identity.client_cert)
+            .and_then(|cert| cert.client_cert_pem);
         let credential_from_request = match identity.credential() {
             Source::Query(_) => self.query,
             _ => self.header,
@@ -256,18 +344,42 @@ impl<'a> Fields<'a> {
                 route_method,
                 route_path,
                 cached_per_route,
+                // HTTP API mutual TLS passes the certificate elsewhere
+                // (`authentication.clientCert`); certificate-bound tokens are checked on REST.
+                possession: Possession {
+                    dpop: self.dpop,
+                    method: context_method,
+                    domain,
+                    path: self.raw_path,
+                    client_cert_pem: None,
+                },
             }
         } else {
-            let (kind, authorization, route_method, route_path) = match self.kind.as_deref() {
-                Some("TOKEN") => (EventKind::Token, self.authorization_token, None, None),
-                Some("REQUEST") => (
-                    EventKind::Request,
-                    credential_from_request,
-                    self.http_method,
-                    self.resource,
-                ),
-                _ => return Err(Reject::BadEvent),
-            };
+            let (kind, authorization, route_method, route_path, possession) =
+                match self.kind.as_deref() {
+                    // One header, no request: a TOKEN event can never carry a proof.
+                    Some("TOKEN") => (
+                        EventKind::Token,
+                        self.authorization_token,
+                        None,
+                        None,
+                        Possession::default(),
+                    ),
+                    Some("REQUEST") => (
+                        EventKind::Request,
+                        credential_from_request,
+                        self.http_method.clone(),
+                        self.resource,
+                        Possession {
+                            dpop: self.dpop,
+                            method: self.http_method,
+                            domain,
+                            path: context_path,
+                            client_cert_pem,
+                        },
+                    ),
+                    _ => return Err(Reject::BadEvent),
+                };
             Event {
                 kind,
                 authorization,
@@ -275,6 +387,7 @@ impl<'a> Fields<'a> {
                 route_method,
                 route_path,
                 cached_per_route: false,
+                possession,
             }
         };
         Ok(event)
@@ -302,6 +415,8 @@ fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
                 "routeKey" => 256,
                 "resource" => 512,
                 "httpMethod" => 1024,
+                "rawPath" => 2048,
+                "requestContext" => 4096,
                 _ => 0,
             };
             if bit == 0 {
@@ -316,10 +431,18 @@ fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
                 } else {
                     match key {
                         "headers" => {
-                            fields.header = member_named(&mut scanner, names.header, true)?
+                            [fields.header, fields.dpop] = members_named(
+                                &mut scanner,
+                                [names.header, Some(DPOP_HEADER)],
+                                true,
+                            )?;
                         }
                         "queryStringParameters" => {
-                            fields.query = member_named(&mut scanner, names.query, false)?;
+                            [fields.query, _] =
+                                members_named(&mut scanner, [names.query, None], false)?;
+                        }
+                        "requestContext" => {
+                            fields.context = Some(request_context(&mut scanner)?);
                         }
                         "identitySource" => {
                             fields.identity = Some(identity_values(&mut scanner, names)?);
@@ -334,6 +457,7 @@ fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
                                 "routeArn" => &mut fields.route_arn,
                                 "routeKey" => &mut fields.route_key,
                                 "resource" => &mut fields.resource,
+                                "rawPath" => &mut fields.raw_path,
                                 _ => &mut fields.http_method,
                             } = value;
                         }
@@ -349,37 +473,156 @@ fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
     scanner.at_end().then_some(fields)
 }
 
-/// The string member `name` of an object (`headers`, `queryStringParameters`), found without
+/// The string members `names` of an object (`headers`, `queryStringParameters`), found without
 /// case when `any_case`; `None` names no member, and the object's other values are skipped.
-fn member_named<'a>(
+fn members_named<'a>(
     scanner: &mut Scanner<'a>,
-    name: Option<&str>,
+    names: [Option<&str>; 2],
     any_case: bool,
-) -> Option<Option<Cow<'a, str>>> {
-    let mut found = None;
+) -> Option<[Option<Cow<'a, str>>; 2]> {
+    let mut found = [None, None];
     if scanner.open(b'{')? {
-        return Some(None);
+        return Some(found);
     }
     loop {
         let key = scanner.key()?;
-        let wanted = name.is_some_and(|name| {
-            if any_case {
-                key.eq_ignore_ascii_case(name)
-            } else {
-                key == name
+        match names.iter().position(|name| is_named(key, *name, any_case)) {
+            Some(index) => {
+                if found[index].is_some() {
+                    return None; // the same member twice: serde_json's path refuses the event
+                }
+                found[index] = Some(Cow::Borrowed(scanner.string()?));
             }
-        });
-        if wanted {
-            if found.is_some() {
-                return None; // the same member twice: serde_json's path refuses the event
-            }
-            found = Some(Cow::Borrowed(scanner.string()?));
-        } else {
-            scanner.skip_value()?;
+            None => scanner.skip_value()?,
         }
         if scanner.comma_or_end(b'}')? {
             return Some(found);
         }
+    }
+}
+
+/// Whether the member `key` is the one `name` names.
+fn is_named(key: &str, name: Option<&str>, any_case: bool) -> bool {
+    name.is_some_and(|name| {
+        if any_case {
+            key.eq_ignore_ascii_case(name)
+        } else {
+            key == name
+        }
+    })
+}
+
+/// Reads `requestContext`: `domainName`, `path`, `http.method` and
+/// `identity.clientCert.clientCertPem`, each object member once (as serde's derive insists).
+fn request_context<'a>(scanner: &mut Scanner<'a>) -> Option<Context<'a>> {
+    let mut context = Context::default();
+    let mut seen = 0u8;
+    object_members(scanner, |scanner, key| {
+        let bit = match key {
+            "domainName" => 1,
+            "path" => 2,
+            "http" => 4,
+            "identity" => 8,
+            _ => return scanner.skip_value(),
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        match key {
+            "domainName" => context.domain_name = optional_string(scanner)?,
+            "path" => context.path = optional_string(scanner)?,
+            "http" => {
+                context.http = optional_object(scanner, |scanner| {
+                    let mut http = ContextHttp::default();
+                    let mut seen = false;
+                    object_members(scanner, |scanner, key| {
+                        if key != "method" {
+                            return scanner.skip_value();
+                        }
+                        if std::mem::replace(&mut seen, true) {
+                            return None;
+                        }
+                        http.method = optional_string(scanner)?;
+                        Some(())
+                    })?;
+                    Some(http)
+                })?
+            }
+            _ => {
+                context.identity = optional_object(scanner, |scanner| {
+                    let mut identity = ContextIdentity::default();
+                    let mut seen = false;
+                    object_members(scanner, |scanner, key| {
+                        if key != "clientCert" {
+                            return scanner.skip_value();
+                        }
+                        if std::mem::replace(&mut seen, true) {
+                            return None;
+                        }
+                        identity.client_cert = optional_object(scanner, |scanner| {
+                            let mut cert = ClientCert::default();
+                            let mut seen = false;
+                            object_members(scanner, |scanner, key| {
+                                if key != "clientCertPem" {
+                                    return scanner.skip_value();
+                                }
+                                if std::mem::replace(&mut seen, true) {
+                                    return None;
+                                }
+                                cert.client_cert_pem = optional_string(scanner)?;
+                                Some(())
+                            })?;
+                            Some(cert)
+                        })?;
+                        Some(())
+                    })?;
+                    Some(identity)
+                })?
+            }
+        }
+        Some(())
+    })?;
+    Some(context)
+}
+
+/// Calls `member` with each key of an object, the scanner at its value.
+fn object_members<'a>(
+    scanner: &mut Scanner<'a>,
+    mut member: impl FnMut(&mut Scanner<'a>, &'a str) -> Option<()>,
+) -> Option<()> {
+    if scanner.open(b'{')? {
+        return Some(());
+    }
+    loop {
+        let key = scanner.key()?;
+        member(scanner, key)?;
+        if scanner.comma_or_end(b'}')? {
+            return Some(());
+        }
+    }
+}
+
+/// A string, or `null`.
+fn optional_string<'a>(scanner: &mut Scanner<'a>) -> Option<Option<Cow<'a, str>>> {
+    if scanner.peek()? == b'n' {
+        scanner.null()?;
+        Some(None)
+    } else {
+        Some(Some(Cow::Borrowed(scanner.string()?)))
+    }
+}
+
+/// An object read by `read`, or `null`.
+fn optional_object<'a, T>(
+    scanner: &mut Scanner<'a>,
+    read: impl FnOnce(&mut Scanner<'a>) -> Option<T>,
+) -> Option<Option<T>> {
+    if scanner.peek()? == b'n' {
+        scanner.null()?;
+        Some(None)
+    } else {
+        read(scanner).map(Some)
     }
 }
 
@@ -405,7 +648,8 @@ struct CredentialMembers<'n> {
     names: &'n Names<'n>,
 }
 
-type Credentials<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+/// The credential's header and the `DPoP` header; the credential's query parameter.
+type Credentials<'a> = ([Option<Cow<'a, str>>; 2], [Option<Cow<'a, str>>; 2]);
 
 impl<'de> DeserializeSeed<'de> for CredentialMembers<'_> {
     type Value = Credentials<'de>;
@@ -423,71 +667,73 @@ impl<'de> Visitor<'de> for CredentialMembers<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut header, mut query) = (None, None);
+        let (mut headers, mut query) = ([None, None], [None, None]);
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
             match key.as_ref() {
-                "headers" => header = map.next_value_seed(Member::new(self.names.header, true))?,
+                "headers" => {
+                    headers = map.next_value_seed(Members {
+                        names: [self.names.header, Some(DPOP_HEADER)],
+                        any_case: true,
+                    })?;
+                }
                 "queryStringParameters" => {
-                    query = map.next_value_seed(Member::new(self.names.query, false))?;
+                    query = map.next_value_seed(Members {
+                        names: [self.names.query, None],
+                        any_case: false,
+                    })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok((header, query))
+        Ok((headers, query))
     }
 }
 
-/// The string member `name` of an object (without case when `any_case`), or of `null`; the same
-/// member twice is an error. `None` names no member.
-struct Member<'n> {
-    name: Option<&'n str>,
+/// The string members `names` of an object (without case when `any_case`), or of `null`; the
+/// same member twice is an error. `None` names no member.
+struct Members<'n> {
+    names: [Option<&'n str>; 2],
     any_case: bool,
 }
 
-impl<'n> Member<'n> {
-    fn new(name: Option<&'n str>, any_case: bool) -> Self {
-        Member { name, any_case }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Member<'_> {
-    type Value = Option<Cow<'de, str>>;
+impl<'de> DeserializeSeed<'de> for Members<'_> {
+    type Value = [Option<Cow<'de, str>>; 2];
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Member<'_> {
-    type Value = Option<Cow<'de, str>>;
+impl<'de> Visitor<'de> for Members<'_> {
+    type Value = [Option<Cow<'de, str>>; 2];
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object or null")
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok([None, None])
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
+        let mut found = [None, None];
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
-            let wanted = self.name.is_some_and(|name| {
-                if self.any_case {
-                    key.eq_ignore_ascii_case(name)
-                } else {
-                    key == name
+            match self
+                .names
+                .iter()
+                .position(|name| is_named(&key, *name, self.any_case))
+            {
+                Some(index) => {
+                    if found[index].is_some() {
+                        return Err(de::Error::custom("a member twice"));
+                    }
+                    found[index] = Some(map.next_value::<CowStr<'de>>()?.0);
                 }
-            });
-            if wanted {
-                if found.is_some() {
-                    return Err(de::Error::custom("the credential's member twice"));
+                None => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                found = Some(map.next_value::<CowStr<'de>>()?.0);
-            } else {
-                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(found)
@@ -519,6 +765,44 @@ mod tests {
         assert_eq!(v2.kind, EventKind::HttpV2);
         assert!(v2.authorization.unwrap().starts_with("Bearer ey"));
         assert!(v2.arn.contains("$default"));
+    }
+
+    #[test]
+    fn the_request_is_read_for_sender_constrained_tokens() {
+        let request = parse(REQUEST_EVENT).unwrap().possession;
+        assert_eq!(request.method.as_deref(), Some("GET"));
+        assert_eq!(request.path.as_deref(), Some("/prod/pets/1"));
+        assert_eq!(
+            request.domain.as_deref(),
+            Some("abcdef123.execute-api.us-east-1.amazonaws.com")
+        );
+        assert_eq!((request.dpop, request.client_cert_pem), (None, None));
+        let v2 = parse(HTTP_V2_EVENT).unwrap().possession;
+        assert_eq!(
+            (v2.method.as_deref(), v2.path.as_deref()),
+            (Some("GET"), Some("/pets"))
+        );
+        assert_eq!(
+            parse(TOKEN_EVENT).unwrap().possession,
+            Possession::default()
+        );
+
+        let event = br#"{"type":"REQUEST","methodArn":"a","httpMethod":"POST","headers":{"dpop":"p.r.f","Authorization":"DPoP t"},"requestContext":{"domainName":"api.example.com","path":"/v1/pets","identity":{"sourceIp":"1","clientCert":{"clientCertPem":"PEM","validity":{}}}}}"#;
+        let names = default_names();
+        let fields = scan(event, &names).expect("the scanner reads it");
+        assert_eq!(Ok(&fields), Fields::with_serde(event, &names).as_ref());
+        let possession = fields
+            .into_event(&IdentitySource::default())
+            .unwrap()
+            .possession;
+        assert_eq!(possession.dpop.as_deref(), Some("p.r.f"));
+        assert_eq!(possession.method.as_deref(), Some("POST"));
+        assert_eq!(possession.domain.as_deref(), Some("api.example.com"));
+        assert_eq!(possession.path.as_deref(), Some("/v1/pets"));
+        assert_eq!(possession.client_cert_pem.as_deref(), Some("PEM"));
+        // Two `DPoP` headers (in two cases) are refused, as two credentials are.
+        let twice = br#"{"type":"REQUEST","methodArn":"a","headers":{"DPoP":"a","dpop":"b"}}"#;
+        assert_eq!(parse(twice), Err(Reject::BadEvent));
     }
 
     #[test]
@@ -741,6 +1025,17 @@ mod tests {
             "authorization",
             "AUTHORIZATION",
             "host",
+            "DPoP",
+            "dpop",
+            "rawPath",
+            "requestContext",
+            "domainName",
+            "path",
+            "http",
+            "method",
+            "identity",
+            "clientCert",
+            "clientCertPem",
         ];
 
         fn event() -> impl Strategy<Value = String> {
@@ -748,7 +1043,34 @@ mod tests {
             let headers =
                 prop::collection::vec((text.clone(), value.clone()), 0..4).prop_map(|m| object(&m));
             let identity = prop::collection::vec(text.clone(), 0..4).prop_map(Value::from);
+            // `requestContext` objects nested as API Gateway nests them, with generated members.
+            let leaf = prop_oneof![value.clone(), text.clone().prop_map(Value::from)];
+            let cert = prop::collection::vec((text.clone(), leaf.clone()), 0..3).prop_map(|m| {
+                let mut o: serde_json::Map<String, Value> = m.into_iter().collect();
+                o.insert("clientCertPem".into(), Value::from("PEM"));
+                Value::Object(o)
+            });
+            let context = (
+                prop::collection::vec((text.clone(), leaf.clone()), 0..4),
+                prop::option::of(leaf.clone()),
+                prop::option::of(leaf),
+                prop::option::of(cert),
+            )
+                .prop_map(|(members, method, domain, cert)| {
+                    let mut o: serde_json::Map<String, Value> = members.into_iter().collect();
+                    if let Some(method) = method {
+                        o.insert("http".into(), serde_json::json!({ "method": method }));
+                    }
+                    if let Some(domain) = domain {
+                        o.insert("domainName".into(), domain);
+                    }
+                    if let Some(cert) = cert {
+                        o.insert("identity".into(), serde_json::json!({ "clientCert": cert }));
+                    }
+                    Value::Object(o)
+                });
             let member = prop_oneof![
+                context.prop_map(|c| format!(r#""requestContext":{c}"#)),
                 (text.clone(), value).prop_map(|(n, v)| format!("{}:{v}", Value::from(n))),
                 headers.clone().prop_map(|h| format!(r#""headers":{h}"#)),
                 headers.prop_map(|h| format!(r#""queryStringParameters":{h}"#)),

@@ -7,9 +7,10 @@
 //! heap allocation until the caller serializes the answer.
 
 use crate::algorithm::Algorithm;
-use crate::claims::{self, IssuerRules, MAX_CAPTURED_CLAIMS, Rules};
+use crate::binding::{self, SenderChecks};
+use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
-use crate::events::{self, EventKind};
+use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
 
 use crate::policy::{self, Grant, MethodArn};
@@ -114,6 +115,7 @@ pub struct Authorizer {
     /// Every issuer's algorithms: the header check before the issuer is known.
     algorithms: Vec<Algorithm>,
     verified: VerifiedTokens,
+    senders: SenderChecks,
 }
 
 impl Authorizer {
@@ -154,6 +156,7 @@ impl Authorizer {
             issuers,
             algorithms,
             verified: VerifiedTokens::new(config.verified_token_cache_size),
+            senders: SenderChecks::from_config(&config),
             config: Arc::new(config),
         })
     }
@@ -249,6 +252,7 @@ impl Authorizer {
                     arn,
                     route: event.route(),
                     simple,
+                    possession: &event.possession,
                 };
                 self.verify(call, now, out, &mut decision).await
             }
@@ -311,7 +315,7 @@ impl Authorizer {
         decision: &mut Decision,
         refreshed: Refreshed,
     ) -> Result<Outcome, Step> {
-        let raw = token::bearer_token(call.authorization.ok_or(Reject::MissingToken)?)?;
+        let (scheme, raw) = token::credential(call.authorization.ok_or(Reject::MissingToken)?)?;
         if raw.len() > self.config.max_token_bytes {
             return Err(Reject::TokenTooLarge.into());
         }
@@ -369,13 +373,21 @@ impl Authorizer {
         decision.cache_hit = cache_hit;
 
         claims::validate(&claims, &issuer.rules, now)?;
+        // A sender-constrained token needs its proof on every request: the verified-token
+        // cache above only ever skips the access token's own signature check.
+        let token = binding::Token {
+            scheme,
+            raw,
+            cnf: claims.cnf(&self.rules),
+        };
+        self.senders
+            .check(token, &issuer.rules, call.possession, now)?;
         let scopes = claims.scopes(&self.rules)?;
         let usage_identifier = claims.usage_identifier(&self.rules)?;
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
-        let mut captured: [(&str, Option<&RawValue>); MAX_CAPTURED_CLAIMS] =
-            [("", None); MAX_CAPTURED_CLAIMS];
+        let mut captured: [(&str, Option<&RawValue>); CAPTURE_SLOTS] = [("", None); CAPTURE_SLOTS];
         for ((slot, name), value) in captured
             .iter_mut()
             .zip(&self.rules.captured)
@@ -429,6 +441,8 @@ struct Call<'a> {
     route: Option<(&'a str, &'a str)>,
     /// The answer is an HTTP API simple response.
     simple: bool,
+    /// What the request presented besides the token (sender-constrained tokens).
+    possession: &'a Possession<'a>,
 }
 
 /// Why an answer would be unsafe under API Gateway's cache (see [`Reject::UnsafeCacheKey`]).

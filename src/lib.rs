@@ -18,8 +18,10 @@
 #![deny(missing_docs)]
 
 mod algorithm;
+mod binding;
 mod claims;
 mod config;
+mod dpop;
 pub mod events;
 mod fetcher;
 mod handler;
@@ -31,6 +33,7 @@ mod keyset;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+mod mtls;
 mod policy;
 mod refresher;
 mod reject;

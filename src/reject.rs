@@ -66,11 +66,38 @@ pub enum Reject {
     BadAudience,
     /// `USAGE_IDENTIFIER_CLAIM` is set and the token lacks that claim (or it is not a string).
     MissingUsageIdentifier,
+
+    // Sender constraint (RFC 9449 DPoP, RFC 8705 mutual TLS), checked once the token is verified.
+    /// The token's issuer requires sender-constrained tokens (`require_sender_constraint`,
+    /// `REQUIRE_SENDER_CONSTRAINT`) and the token has no `cnf` claim.
+    BindingRequired,
+    /// The token's `cnf` is not one confirmation method this authorizer checks (`jkt` or
+    /// `x5t#S256`), or the `DPoP` scheme came with a token that is not DPoP-bound
+    /// (RFC 9449 §7.1).
+    UnsupportedBinding,
+    /// A bound token without its proof: as `Bearer`, in a `TOKEN` event, without a `DPoP` header,
+    /// or without a client certificate (RFC 9449 §7.1, RFC 8705 §3).
+    MissingProof,
+    /// The DPoP proof is not a valid proof: malformed, wrong `typ`, an `alg` outside the
+    /// allow-list, a `jwk` that is not a public key, a bad signature, or `DPoP` sent twice
+    /// (RFC 9449 §4.3 checks 1 to 7).
+    BadProof,
+    /// The DPoP proof is valid but for another request or key: `htm`, `htu`, `ath`, or the key's
+    /// thumbprint differs from `cnf.jkt` (RFC 9449 §4.3 checks 8 to 12, §7.1).
+    ProofMismatch,
+    /// The DPoP proof's `iat` is outside the accepted window (RFC 9449 §4.3 check 11, §11.1).
+    StaleProof,
+    /// The DPoP proof's `jti` was already seen by this instance (RFC 9449 §11.1).
+    ReplayedProof,
+    /// The client certificate of a certificate-bound token cannot be read (RFC 8705 §3).
+    BadCertificate,
+    /// The client certificate is not the one the token is bound to (RFC 8705 §3.1).
+    CertificateMismatch,
 }
 
 impl Reject {
     /// Every reason, for registering metrics and for exhaustive tests.
-    pub const ALL: [Reject; 20] = [
+    pub const ALL: [Reject; 29] = [
         Reject::BadEvent,
         Reject::MissingToken,
         Reject::TokenTooLarge,
@@ -91,6 +118,15 @@ impl Reject {
         Reject::WrongTokenUse,
         Reject::BadAudience,
         Reject::MissingUsageIdentifier,
+        Reject::BindingRequired,
+        Reject::UnsupportedBinding,
+        Reject::MissingProof,
+        Reject::BadProof,
+        Reject::ProofMismatch,
+        Reject::StaleProof,
+        Reject::ReplayedProof,
+        Reject::BadCertificate,
+        Reject::CertificateMismatch,
     ];
 
     /// The stable snake_case label used in logs and metrics.
@@ -116,6 +152,15 @@ impl Reject {
             Reject::WrongTokenUse => "wrong_token_use",
             Reject::BadAudience => "bad_audience",
             Reject::MissingUsageIdentifier => "missing_usage_identifier",
+            Reject::BindingRequired => "binding_required",
+            Reject::UnsupportedBinding => "unsupported_binding",
+            Reject::MissingProof => "missing_proof",
+            Reject::BadProof => "bad_proof",
+            Reject::ProofMismatch => "proof_mismatch",
+            Reject::StaleProof => "stale_proof",
+            Reject::ReplayedProof => "replayed_proof",
+            Reject::BadCertificate => "bad_certificate",
+            Reject::CertificateMismatch => "certificate_mismatch",
         }
     }
 }

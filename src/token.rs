@@ -32,6 +32,38 @@ pub fn bearer_token(authorization: &str) -> Result<&str, Reject> {
     Ok(token)
 }
 
+/// The `Authorization` scheme a token came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750 §2.1).
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): the token is DPoP-bound and a `DPoP` proof header comes with it.
+    Dpop,
+}
+
+/// Takes the token out of an `Authorization` value: [`bearer_token`], or the same framing with
+/// the `DPoP` scheme (RFC 9449 §7.1; schemes are case-insensitive, RFC 9110 §11.1). Whether the
+/// token may use that scheme is decided once it is verified (see `binding`).
+///
+/// # Errors
+/// As [`bearer_token`], for a value that is neither `Bearer <token>` nor `DPoP <token>`.
+pub fn credential(authorization: &str) -> Result<(Scheme, &str), Reject> {
+    const DPOP: &str = "dpop ";
+    match bearer_token(authorization) {
+        Ok(token) => Ok((Scheme::Bearer, token)),
+        Err(reject) => match authorization.split_at_checked(DPOP.len()) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case(DPOP) => {
+                if token.is_empty() {
+                    Err(Reject::MissingToken)
+                } else {
+                    Ok((Scheme::Dpop, token))
+                }
+            }
+            _ => Err(reject),
+        },
+    }
+}
+
 /// The three base64url segments of a compact JWS, still encoded, borrowed from the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segments<'a> {
@@ -207,6 +239,19 @@ mod tests {
         assert_eq!(bearer_token("Bearer\ta.b.c"), Err(Reject::Malformed));
         assert_eq!(bearer_token("a.b.c"), Err(Reject::Malformed));
         assert_eq!(bearer_token("Bearér a.b.c"), Err(Reject::Malformed));
+        assert_eq!(bearer_token("DPoP a.b.c"), Err(Reject::Malformed));
+    }
+
+    #[test]
+    fn dpop_is_the_other_scheme() {
+        assert_eq!(credential("Bearer a.b.c"), Ok((Scheme::Bearer, "a.b.c")));
+        assert_eq!(credential("DPoP a.b.c"), Ok((Scheme::Dpop, "a.b.c")));
+        assert_eq!(credential("dpop a.b.c"), Ok((Scheme::Dpop, "a.b.c")));
+        assert_eq!(credential("DPoP "), Err(Reject::MissingToken));
+        assert_eq!(credential("DPoP"), Err(Reject::Malformed));
+        assert_eq!(credential("DPoPa.b.c"), Err(Reject::Malformed));
+        assert_eq!(credential("Basic a.b.c"), Err(Reject::Malformed));
+        assert_eq!(credential(""), Err(Reject::MissingToken));
         // The token itself is checked by `split`, which refuses the second space.
         assert_eq!(
             split(bearer_token("Bearer  a.b.c").unwrap()),

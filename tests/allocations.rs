@@ -114,3 +114,47 @@ fn a_repeated_token_is_answered_from_the_verified_token_cache_without_heap_alloc
         "including the answer handed to the runtime: {with_answer} allocations"
     );
 }
+
+/// A DPoP-bound token with a valid proof (the token's signature from the verified-token cache):
+/// what the proof check allocates, bounded so that a regression shows.
+#[test]
+fn a_dpop_proof_check_allocates_a_bounded_few_times() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = rsa_key("alloc");
+    let server = runtime.block_on(JwksServer::with_keys(&[key]));
+    let authorizer = authorizer_for(&server, &[]);
+    runtime.block_on(authorizer.refresh_keys(Trigger::Init));
+    let proof_key = dpop::ProofKey::generate();
+    let mut claims = good_claims(&server.issuer());
+    claims["cnf"] = serde_json::json!({"jkt": proof_key.thumbprint()});
+    let token = key.sign(&claims).unwrap();
+    let url = "https://abcdef123.execute-api.us-east-1.amazonaws.com/prod/pets/1";
+    let event = |proof: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "type": "REQUEST",
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets/1",
+            "httpMethod": "GET",
+            "headers": {"Authorization": format!("DPoP {token}"), "DPoP": proof},
+            "requestContext": {
+                "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
+                "path": "/prod/pets/1",
+            },
+        }))
+        .unwrap()
+    };
+    let mut out = Vec::with_capacity(1024);
+    let warm = event(&proof_key.proof("GET", url, &token, now()));
+    assert_eq!(
+        poll_now(authorizer.authorize_at(&warm, now(), &mut out)).outcome,
+        Outcome::Allow
+    );
+    let fresh = event(&proof_key.proof("GET", url, &token, now()));
+    let (decision, count) =
+        allocations(|| poll_now(authorizer.authorize_at(&fresh, now(), &mut out)));
+    assert_eq!(decision.outcome, Outcome::Allow);
+    eprintln!("a DPoP proof check: {count} allocations");
+    assert!(count <= 24, "a DPoP proof check: {count} allocations");
+}

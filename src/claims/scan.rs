@@ -11,8 +11,8 @@ use std::borrow::Cow;
 pub(super) fn scan<'a>(json: &'a str, rules: &Rules) -> Option<Claims<'a>> {
     let mut scanner = Scanner::new(json.as_bytes());
     let mut claims = Claims::default();
-    // One bit per registered claim and per captured claim, as the serde path keeps.
-    let mut seen = 0u32;
+    // One bit per registered claim and per captured claim (from bit 16), as the serde path keeps.
+    let mut seen = 0u64;
     if !scanner.open(b'{')? {
         loop {
             let name = scanner.key()?;
@@ -90,13 +90,14 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::Value;
 
-    /// Two audiences of two issuers, and `email` and `scope` captured for the context.
+    /// Two audiences of two issuers, and `email` and `scope` captured for the context, and `cnf`.
     fn rules() -> Rules {
         Rules {
             audiences: vec![("api".to_owned(), 0b01), ("client".to_owned(), 0b10)],
-            captured: vec!["email".to_owned(), "scope".to_owned()],
+            captured: vec!["email".to_owned(), "scope".to_owned(), "cnf".to_owned()],
             scope_slots: vec![1],
             usage_slot: None,
+            cnf_slot: 2,
         }
     }
 

@@ -94,6 +94,9 @@ pub struct IssuerConfig {
     /// `JWKS_FILE` (the file's `jwks_file`): a JWKS bundled with the deployment, used from init
     /// so that a cold start waits for no fetch, then refreshed by the usual rules.
     pub jwks_file: Option<PathBuf>,
+    /// `REQUIRE_SENDER_CONSTRAINT` (the file's `require_sender_constraint`): tokens without a
+    /// `cnf` claim (neither DPoP- nor certificate-bound) are refused.
+    pub require_sender_constraint: bool,
 }
 
 /// The authorizer's configuration. Built once, then shared read-only.
@@ -130,6 +133,11 @@ pub struct Config {
     pub scope_claims: Vec<String>,
     /// `USAGE_IDENTIFIER_CLAIM`: the claim answered as `usageIdentifierKey`.
     pub usage_identifier_claim: Option<String>,
+    /// `DPOP_PROOF_MAX_AGE_SECONDS`: how old (by its `iat`) a DPoP proof may be, besides the
+    /// issuer's leeway (RFC 9449 §4.3 check 11, §11.1).
+    pub dpop_proof_max_age: Duration,
+    /// `DPOP_REPLAY_CACHE_SIZE`: how many DPoP proof `jti`s this instance remembers.
+    pub dpop_replay_cache_size: usize,
 }
 
 /// Every variable the authorizer reads, with its default and meaning; printed by `--help`.
@@ -178,6 +186,21 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "CLOCK_SKEW_LEEWAY_SECONDS",
         "5",
         "Leeway for exp, nbf and iat",
+    ),
+    (
+        "REQUIRE_SENDER_CONSTRAINT",
+        "false",
+        "Refuse tokens without a `cnf` claim (DPoP or certificate binding); bound tokens are always checked (see README \"Sender-constrained tokens\")",
+    ),
+    (
+        "DPOP_PROOF_MAX_AGE_SECONDS",
+        "60",
+        "How old a DPoP proof may be (by its iat), plus the leeway; a proof from the future beyond the leeway is refused too",
+    ),
+    (
+        "DPOP_REPLAY_CACHE_SIZE",
+        "10000",
+        "How many DPoP proof jti values one instance remembers to refuse replays (per instance, not shared)",
     ),
     (
         "MAX_TOKEN_BYTES",
@@ -425,6 +448,12 @@ impl Config {
         let usage_identifier_claim = vars
             .get("USAGE_IDENTIFIER_CLAIM")
             .map(|c| c.trim().to_owned());
+        let dpop_proof_max_age = vars.parse("DPOP_PROOF_MAX_AGE_SECONDS", 60, |v| {
+            parse_bounded(v, 1, 3600)
+        });
+        let dpop_replay_cache_size = vars.parse("DPOP_REPLAY_CACHE_SIZE", 10_000, |v| {
+            parse_bounded(v, 16, 1_000_000)
+        });
 
         let config = Config {
             issuers,
@@ -442,8 +471,11 @@ impl Config {
             identity_source,
             scope_claims,
             usage_identifier_claim,
+            dpop_proof_max_age: Duration::from_secs(dpop_proof_max_age),
+            dpop_replay_cache_size,
         };
-        if config.captured_claims().len() > MAX_CAPTURED_CLAIMS {
+        // `cnf` is always captured, beside at most `MAX_CAPTURED_CLAIMS` configured claims.
+        if config.captured_claims().len() > MAX_CAPTURED_CLAIMS + 1 {
             vars.problem(
                 "CONTEXT_CLAIMS",
                 format!(
@@ -482,6 +514,9 @@ impl Config {
                 claims.push(name.clone());
             }
         }
+        if !claims.iter().any(|c| c == crate::claims::CNF) {
+            claims.push(crate::claims::CNF.to_owned());
+        }
         claims
     }
 }
@@ -512,6 +547,7 @@ pub(crate) struct IssuerDefaults {
     pub(crate) refresh_seconds: u64,
     pub(crate) min_refresh_seconds: u64,
     pub(crate) kid_miss_cooldown_seconds: u64,
+    pub(crate) require_sender_constraint: bool,
 }
 
 impl IssuerDefaults {
@@ -539,7 +575,9 @@ impl IssuerDefaults {
         let kid_miss_cooldown_seconds = vars.parse("JWKS_KID_MISS_COOLDOWN_SECONDS", 10, |v| {
             parse_bounded(v, 0, COOLDOWN_MAX)
         });
+        let require_sender_constraint = vars.parse("REQUIRE_SENDER_CONSTRAINT", false, parse_bool);
         IssuerDefaults {
+            require_sender_constraint,
             algorithms,
             leeway_seconds,
             refresh_seconds,
@@ -623,6 +661,7 @@ pub(crate) struct IssuerSpec {
     pub(crate) token_use: Option<String>,
     pub(crate) client_ids: Option<Vec<String>>,
     pub(crate) jwks_file: Option<String>,
+    pub(crate) require_sender_constraint: Option<bool>,
 }
 
 impl IssuerSpec {
@@ -849,6 +888,9 @@ impl IssuerSpec {
             kid_miss_cooldown: Duration::from_secs(cooldown),
             cognito,
             jwks_file,
+            require_sender_constraint: self
+                .require_sender_constraint
+                .unwrap_or(defaults.require_sender_constraint),
         })
     }
 }
@@ -1149,6 +1191,7 @@ mod tests {
             audiences = ["https://api.example.com"]
             leeway_seconds = 30
             kid_miss_cooldown_seconds = 60
+            require_sender_constraint = true
 
             [[issuer]]
             name = "machines"
@@ -1174,6 +1217,8 @@ mod tests {
         };
         assert_eq!(users.leeway_seconds, 30);
         assert_eq!(users.kid_miss_cooldown, Duration::from_secs(60));
+        assert!(users.require_sender_constraint);
+        assert!(!machines.require_sender_constraint);
         // Settings an issuer leaves out come from the environment's.
         assert_eq!(users.refresh_interval, Duration::from_secs(300));
         assert_eq!(machines.leeway_seconds, 5);
@@ -1188,7 +1233,10 @@ mod tests {
             c.route_rules[1].claims,
             [("cognito:groups".to_owned(), vec!["admins".to_owned()])]
         );
-        assert_eq!(c.captured_claims(), ["cognito:groups", "scope", "scp"]);
+        assert_eq!(
+            c.captured_claims(),
+            ["cognito:groups", "scope", "scp", "cnf"]
+        );
 
         let (_dir, json) = file(
             "issuers.json",

@@ -171,6 +171,13 @@ impl Gateway {
                     "requestContext": {
                         "accountId": "000000000000",
                         "apiId": "local-api",
+                        // The host the client called, as API Gateway passes it (a DPoP proof's
+                        // `htu` is checked against it).
+                        "domainName": request
+                            .headers()
+                            .get(axum::http::header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .unwrap_or_default(),
                         "http": {"method": method, "path": path, "protocol": "HTTP/1.1"},
                         "routeKey": route_key,
                         "stage": self.stage,
