@@ -60,6 +60,10 @@ describe('construct properties and the authorizer variables cannot drift', () =>
       metricsNamespace: 'JwtAuthorizer',
       metricsService: 'petstore',
       metricsFlushInterval: Duration.seconds(30),
+      requireSenderConstraint: true,
+      dpopProofMaxAge: Duration.seconds(30),
+      dpopReplayCacheSize: 5000,
+      jwksFile: '/opt/jwks.json',
     } satisfies Required<AuthorizerSettings>;
     const environment = environmentFor(everything);
     expect(Object.keys(environment).sort()).toEqual(bindings.map(([, b]) => b.variable).sort());
