@@ -6,39 +6,12 @@ mod support;
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::invoke::invoke;
 use support::serve::Serve;
 use support::*;
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authorizer");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// `authorizer invoke --event -` with only `env` in its environment and `event` on stdin.
-async fn invoke(env: &[(&str, String)], event: Vec<u8>) -> Run {
-    let mut child = Command::new(BIN)
-        .args(["invoke", "--event", "-"])
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&event).await.unwrap();
-    let output = child.wait_with_output().await.unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
 
 fn env_for(server: &JwksServer) -> Vec<(&'static str, String)> {
     vec![

@@ -38,12 +38,16 @@ pub fn env_for(server: &JwksServer, extra: &[(&str, &str)]) -> Vec<(String, Stri
 }
 
 /// Runs `authorizer invoke` on `event` (written to its stdin) with only `env` (and `PATH`) set.
-pub async fn invoke(env: &[(String, String)], event: &[u8]) -> Run {
+pub async fn invoke<K, V>(env: &[(K, V)], event: impl AsRef<[u8]>) -> Run
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     let mut child = Command::new(env!("CARGO_BIN_EXE_authorizer"))
         .args(["invoke", "--event", "-"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,7 +55,7 @@ pub async fn invoke(env: &[(String, String)], event: &[u8]) -> Run {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(event).await.unwrap();
+    stdin.write_all(event.as_ref()).await.unwrap();
     drop(stdin);
     let output = child.wait_with_output().await.unwrap();
     Run {
