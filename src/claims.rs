@@ -42,6 +42,8 @@ pub struct Rules {
     usage_slot: Option<usize>,
     /// The slot in `captured` of `cnf`.
     cnf_slot: usize,
+    /// One bit per [`Field`] whose claim is also in `captured` (see [`captured_fields`]).
+    captured_fields: u16,
 }
 
 impl Rules {
@@ -67,10 +69,34 @@ impl Rules {
             cnf_slot: slot(&CNF.to_owned()),
             scope_slots: config.scope_claims.iter().map(slot).collect(),
             usage_slot: config.usage_identifier_claim.as_ref().map(slot),
+            captured_fields: captured_fields(&captured),
             audiences,
             captured,
         }
     }
+
+    /// The slot in `captured` of the claim `name`, which [`Field::from_name`] read as `field`.
+    ///
+    /// Both parsers ask this of every claim of every token, so the common answers are cheap: a
+    /// registered claim that is not captured (most claims of a token) is one bit test, and a
+    /// name's length and first byte rule out the other captured names before any `memcmp`.
+    #[inline]
+    fn slot_of(&self, name: &str, field: Option<Field>) -> Option<usize> {
+        if field.is_some_and(|field| self.captured_fields & 1 << field as u32 == 0) {
+            return None;
+        }
+        self.captured.iter().position(|c| {
+            c.len() == name.len() && c.as_bytes().first() == name.as_bytes().first() && c == name
+        })
+    }
+}
+
+/// One bit per [`Field`] whose registered claim is among `captured`, for [`Rules::slot_of`].
+fn captured_fields(captured: &[String]) -> u16 {
+    captured
+        .iter()
+        .filter_map(|name| Field::from_name(name))
+        .fold(0, |bits, field| bits | 1 << field as u32)
 }
 
 /// One issuer's claim rules.
@@ -435,7 +461,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         };
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
             let field = Field::from_name(&name);
-            let context_slot = self.rules.captured.iter().position(|c| *c == name);
+            let context_slot = self.rules.slot_of(&name, field);
             if let Some(field) = field {
                 mark(field as u32)?;
             }

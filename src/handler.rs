@@ -391,9 +391,9 @@ impl Authorizer {
         for ((slot, name), value) in captured
             .iter_mut()
             .zip(&self.rules.captured)
-            .zip(claims.captured)
+            .zip(&claims.captured)
         {
-            *slot = (name.as_str(), value);
+            *slot = (name.as_str(), *value);
         }
         let captured = &captured[..self.rules.captured.len()];
         let grant = Grant {
