@@ -4,9 +4,8 @@
 //! Parsing happens before the signature check, because the unverified `iss` picks the issuer whose
 //! keys verify the token; nothing parsed is trusted until [`validate`] runs after that check.
 
-use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::json::CowStr;
-use crate::reject::Reject;
+use crate::report::Reject;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -34,7 +33,7 @@ pub struct Rules {
     /// Every accepted audience (Cognito client ids included), with the issuers that accept it:
     /// `aud` is checked while it is read, before the issuer is known.
     audiences: Vec<(String, IssuerSet)>,
-    /// Claims kept raw, by name: [`Config::context_claims`] first, then those rules need.
+    /// Claims kept raw, by name: the context claims first, then those rules need.
     pub captured: Vec<String>,
     /// The slots in `captured` of `SCOPE_CLAIMS`, in their order.
     scope_slots: Vec<usize>,
@@ -45,32 +44,75 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The parse rules a configuration asks for.
-    pub fn from_config(config: &Config) -> Self {
+    /// The parse rules for issuers accepting these audiences (in configuration order), keeping
+    /// the `captured` claims raw (which include the scope claims and the usage identifier claim).
+    pub fn new<'a>(
+        issuer_audiences: impl Iterator<Item = &'a [String]>,
+        captured: Vec<String>,
+        scope_claims: &[String],
+        usage_identifier_claim: Option<&str>,
+    ) -> Self {
         let mut audiences: Vec<(String, IssuerSet)> = Vec::new();
-        for (i, issuer) in config.issuers.iter().enumerate() {
-            for audience in &issuer.audiences {
+        for (i, issuer_audiences) in issuer_audiences.enumerate() {
+            for audience in issuer_audiences {
                 match audiences.iter_mut().find(|(a, _)| a == audience) {
                     Some((_, issuers)) => *issuers |= 1 << i,
                     None => audiences.push((audience.clone(), 1 << i)),
                 }
             }
         }
-        let captured = config.captured_claims();
-        let slot = |name: &String| {
+        let slot = |name: &str| {
             captured
                 .iter()
                 .position(|c| c == name)
                 .expect("scope and usage identifier claims are captured")
         };
         Rules {
-            cnf_slot: slot(&CNF.to_owned()),
-            scope_slots: config.scope_claims.iter().map(slot).collect(),
-            usage_slot: config.usage_identifier_claim.as_ref().map(slot),
+            cnf_slot: slot(CNF),
+            scope_slots: scope_claims.iter().map(|c| slot(c)).collect(),
+            usage_slot: usage_identifier_claim.map(slot),
             audiences,
             captured,
         }
     }
+}
+
+/// What a Cognito user pool's tokens must be (`token_use`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Access tokens: `token_use` is `access`, `client_id` one of the client ids.
+    Access,
+    /// ID tokens: `token_use` is `id`, `aud` one of the client ids.
+    Id,
+    /// Either, each checked as above.
+    Any,
+}
+
+impl TokenUse {
+    /// Reads `access`, `id` or `any`.
+    pub(crate) fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "access" => Ok(TokenUse::Access),
+            "id" => Ok(TokenUse::Id),
+            "any" => Ok(TokenUse::Any),
+            _ => Err(format!("{value:?}: use `access`, `id` or `any`")),
+        }
+    }
+}
+
+/// What one issuer's configuration asks of its tokens' claims.
+#[derive(Clone, Copy, Debug)]
+pub struct IssuerClaims<'a> {
+    /// Leeway for `exp`, `nbf` and `iat`, in seconds.
+    pub leeway_seconds: u64,
+    /// Set for a Cognito user pool: the `token_use` accepted.
+    pub cognito: Option<TokenUse>,
+    /// The accepted audiences (a Cognito pool's app client ids).
+    pub audiences: &'a [String],
+    /// Claims a token must carry besides `exp` and `sub`.
+    pub required_claims: &'a [String],
+    /// Tokens without `cnf` are refused.
+    pub require_sender_constraint: bool,
 }
 
 /// One issuer's claim rules.
@@ -92,7 +134,7 @@ pub struct IssuerRules {
 
 impl IssuerRules {
     /// The rules of the `index`-th issuer; `captured` is [`Rules::captured`].
-    pub fn new(index: usize, issuer: &IssuerConfig, captured: &[String]) -> Self {
+    pub fn new(index: usize, issuer: IssuerClaims<'_>, captured: &[String]) -> Self {
         let required = issuer
             .required_claims
             .iter()
@@ -111,7 +153,7 @@ impl IssuerRules {
             leeway_seconds: issuer.leeway_seconds,
             cognito: issuer.cognito,
             client_ids: if issuer.cognito.is_some() {
-                issuer.audiences.clone()
+                issuer.audiences.to_vec()
             } else {
                 Vec::new()
             },

@@ -2,7 +2,7 @@
 //! with OIDC discovery when no `JWKS_URI` is configured.
 
 use crate::algorithm::Algorithm;
-use crate::config::{Config, IssuerConfig, JwksSource, is_loopback};
+use crate::config::{IssuerConfig, JwksSource, Transport, is_loopback};
 use crate::keyset::{JwksError, KeySet, SkippedKey};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, HeaderMap};
@@ -128,8 +128,8 @@ impl Fetcher {
     ///
     /// # Errors
     /// [`ClientError`] when `JWKS_CA_FILE` is unreadable or the TLS set-up fails.
-    pub fn client(config: &Config) -> Result<reqwest::Client, ClientError> {
-        let allow_http = config.allow_http;
+    pub fn client(transport: &Transport) -> Result<reqwest::Client, ClientError> {
+        let allow_http = transport.allow_http;
         // Redirects are followed a few times, and only to places we would have accepted as the
         // JWKS URI itself: a redirect must not downgrade the keys to plain http.
         // `previous()` holds every URL requested so far, the JWKS URI included: the n-th redirect
@@ -147,10 +147,10 @@ impl Fetcher {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("jwt-authorizer/", env!("CARGO_PKG_VERSION")))
             .redirect(redirects)
-            .connect_timeout(config.jwks_timeout)
-            .timeout(config.jwks_timeout)
+            .connect_timeout(transport.timeout)
+            .timeout(transport.timeout)
             .pool_idle_timeout(Duration::from_secs(50));
-        if let Some(path) = &config.jwks_ca_file {
+        if let Some(path) = &transport.ca_file {
             let ca_error = |why: String| ClientError::CaFile {
                 path: path.display().to_string(),
                 why,
@@ -169,15 +169,15 @@ impl Fetcher {
     }
 
     /// The fetcher of one issuer's keys, over a [`Fetcher::client`].
-    pub fn new(client: reqwest::Client, config: &Config, issuer: &IssuerConfig) -> Self {
+    pub fn new(client: reqwest::Client, transport: &Transport, issuer: &IssuerConfig) -> Self {
         Fetcher {
             client,
             source: issuer.jwks.clone(),
             issuer: issuer.issuer.clone(),
             discovered: Mutex::new(None),
             algorithms: issuer.algorithms.clone(),
-            timeout: config.jwks_timeout,
-            max_bytes: config.jwks_max_bytes,
+            timeout: transport.timeout,
+            max_bytes: transport.max_bytes,
         }
     }
 

@@ -14,71 +14,14 @@ use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
 
 use crate::policy::{self, Grant, MethodArn};
-use crate::refresher::{KeyStore, Schedule, Trigger};
-use crate::reject::Reject;
+use crate::refresher::{KeyStore, Schedule};
+use crate::report::{Decision, Observer, Outcome, Reject, Trigger, Unobserved};
 use crate::token::{self, DecodeBuf};
 use crate::verified::VerifiedTokens;
 use arrayvec::ArrayString;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// What became of an authorization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A policy that allows the called route was written.
-    Allow,
-    /// A policy that denies the called route was written (a route rule, or `REJECT_MODE=deny`).
-    Deny,
-    /// Nothing was written: answer the Lambda error `Unauthorized`.
-    Unauthorized,
-}
-
-impl Outcome {
-    /// The metric label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allow => "allow",
-            Outcome::Deny => "deny",
-            Outcome::Unauthorized => "unauthorized",
-        }
-    }
-}
-
-/// The decision, with what logs and metrics need. `kid` and `sub` are copied (truncated) into
-/// fixed buffers so that no log field borrows from, or allocates for, the token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    /// Allow, Deny or Unauthorized.
-    pub outcome: Outcome,
-    /// Why the token was refused, if it was.
-    pub reject: Option<Reject>,
-    /// The event's kind, once known.
-    pub event: Option<EventKind>,
-    /// The index of the token's issuer in [`Authorizer::issuers`], once its `iss` matched one
-    /// (unverified when the token was refused).
-    pub issuer: Option<usize>,
-    /// The token's `kid`, once parsed (untrusted when the token was refused).
-    pub kid: ArrayString<64>,
-    /// The token's `sub`, only once the token is verified.
-    pub sub: ArrayString<128>,
-    /// The signature check was answered by the verified-token cache (a metric).
-    pub cache_hit: bool,
-}
-
-impl Decision {
-    fn new() -> Self {
-        Decision {
-            outcome: Outcome::Unauthorized,
-            reject: None,
-            event: None,
-            issuer: None,
-            kid: ArrayString::new(),
-            sub: ArrayString::new(),
-            cache_hit: false,
-        }
-    }
-}
 
 /// One trusted issuer: its claim rules and its own key store, refresher and penalty box, so that
 /// an outage or a kid flood at one issuer never slows another.
@@ -116,6 +59,8 @@ pub struct Authorizer {
     algorithms: Vec<Algorithm>,
     verified: VerifiedTokens,
     senders: SenderChecks,
+    /// Told of every decision (metrics); key stores tell it of their refreshes.
+    observer: Arc<dyn Observer>,
 }
 
 impl Authorizer {
@@ -125,21 +70,31 @@ impl Authorizer {
     /// # Errors
     /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
     pub fn from_config(config: Config) -> Result<Self, ClientError> {
-        let client = Fetcher::client(&config)?;
-        let rules = Rules::from_config(&config);
+        Self::with_observer(config, Arc::new(Unobserved))
+    }
+
+    /// As [`Authorizer::from_config`], reporting every decision and every key refresh to
+    /// `observer` (the binary's metrics sinks).
+    ///
+    /// # Errors
+    /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
+    pub fn with_observer(config: Config, observer: Arc<dyn Observer>) -> Result<Self, ClientError> {
+        let client = Fetcher::client(&config.transport)?;
+        let rules = config.claim_rules();
         let issuers: Vec<TrustedIssuer> = config
             .issuers
             .iter()
             .enumerate()
             .map(|(index, issuer)| {
-                let fetcher = Fetcher::new(client.clone(), &config, issuer);
+                let fetcher = Fetcher::new(client.clone(), &config.transport, issuer);
                 let keys = KeyStore::new(fetcher, Schedule::for_issuer(issuer))
-                    .for_issuer(index, &issuer.name);
+                    .for_issuer(index, &issuer.name)
+                    .with_observer(observer.clone());
                 TrustedIssuer {
                     name: issuer.name.clone(),
                     issuer: issuer.issuer.clone(),
                     algorithms: issuer.algorithms.clone(),
-                    rules: IssuerRules::new(index, issuer, &rules.captured),
+                    rules: IssuerRules::new(index, issuer.claim_rules(), &rules.captured),
                     keys: Arc::new(keys),
                 }
             })
@@ -156,19 +111,15 @@ impl Authorizer {
             issuers,
             algorithms,
             verified: VerifiedTokens::new(config.verified_token_cache_size),
-            senders: SenderChecks::from_config(&config),
+            senders: SenderChecks::new(config.dpop_replay_cache_size, config.dpop_proof_max_age),
             config: Arc::new(config),
+            observer,
         })
     }
 
     /// The trusted issuers, in configuration order.
     pub fn issuers(&self) -> &[TrustedIssuer] {
         &self.issuers
-    }
-
-    /// The issuers' names, in configuration order (for [`crate::metrics::install_handles`]).
-    pub fn issuer_names(&self) -> Vec<&str> {
-        self.issuers.iter().map(TrustedIssuer::name).collect()
     }
 
     /// The fetch at init, every issuer at once: awaited for an issuer without keys, in the
@@ -190,11 +141,19 @@ impl Authorizer {
             .collect()
     }
 
-    /// Brings the `jwks_keys` and `jwks_age_seconds` gauges of every issuer up to date.
+    /// Tells the observer how many keys each issuer's set holds and how old it is (call before
+    /// metrics are written out: the age grows between refreshes).
     pub fn observe_keys(&self) {
-        for issuer in &self.issuers {
-            crate::metrics::observe_keys(&issuer.keys);
+        for (index, issuer) in self.issuers.iter().enumerate() {
+            let set = issuer.keys.keys();
+            let age = set.fetched_at().map(|fetched| fetched.elapsed());
+            self.observer.keys(index, set.len(), age);
         }
+    }
+
+    /// The issuers' names, in configuration order.
+    pub fn issuer_names(&self) -> Vec<&str> {
+        self.issuers.iter().map(TrustedIssuer::name).collect()
     }
 
     /// How many tokens the verified-token cache holds.
@@ -218,7 +177,7 @@ impl Authorizer {
         let latency = started.elapsed();
         let issuer = decision.issuer.map(|i| self.issuers[i].name());
         crate::logging::decision(&decision, issuer, latency);
-        crate::metrics::record_decision(&decision, latency);
+        self.observer.decision(&decision, latency);
         decision
     }
 

@@ -26,6 +26,7 @@ pub mod events;
 mod fetcher;
 mod handler;
 mod identity;
+#[cfg(feature = "mint")]
 pub mod issuer;
 mod json;
 mod keyset;
@@ -36,7 +37,7 @@ pub mod metrics;
 mod mtls;
 mod policy;
 mod refresher;
-mod reject;
+mod report;
 pub mod shutdown;
 pub mod token;
 mod verified;
@@ -44,13 +45,15 @@ mod verified;
 pub use algorithm::{Algorithm, KeyKind};
 pub use config::{
     Config, ConfigError, HttpApiResponse, IssuerConfig, JwksSource, Problem, RejectMode, TokenUse,
-    VARIABLES,
+    Transport, VARIABLES,
 };
 pub use events::EventKind;
 pub use fetcher::{ClientError, FetchError, Fetcher};
-pub use handler::{Authorizer, Decision, Outcome, TrustedIssuer};
+pub use handler::{Authorizer, TrustedIssuer};
 pub use identity::{IdentitySource, Source};
 pub use keyset::{KeySet, VerifyingKey};
 pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};
-pub use refresher::{Attempt, KeyStore, Schedule, Trigger};
-pub use reject::{Reject, UNAUTHORIZED};
+pub use refresher::{KeyStore, Schedule};
+pub use report::{
+    Attempt, Decision, NO_ISSUER, Observer, Outcome, Reject, Trigger, UNAUTHORIZED, Unobserved,
+};

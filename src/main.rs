@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 use jwt_authorizer::logging::{self, Decisions, Stream};
 use jwt_authorizer::metrics::emf::EmfSink;
 use jwt_authorizer::shutdown;
-use jwt_authorizer::{Authorizer, Config, Outcome, Reject, UNAUTHORIZED, VARIABLES};
+use jwt_authorizer::{
+    Authorizer, Config, Observer, Outcome, Reject, UNAUTHORIZED, Unobserved, VARIABLES,
+};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use std::io::Read;
@@ -171,13 +173,17 @@ fn main() -> ExitCode {
     })
 }
 
-/// Loads the configuration and builds the authorizer, or explains why not (exit status 2).
-fn build_authorizer() -> Result<Arc<Authorizer>, ExitCode> {
+/// Loads the configuration and builds the authorizer, reporting to the observer that `observe`
+/// makes for the configuration, or explains why not (exit status 2).
+fn build_authorizer(
+    observe: impl FnOnce(&Config) -> Arc<dyn Observer>,
+) -> Result<Arc<Authorizer>, ExitCode> {
     let config = Config::from_env().map_err(|e| {
         eprintln!("authorizer: {e}\nRun `authorizer --help` for every variable.");
         ExitCode::from(2)
     })?;
-    let authorizer = Authorizer::from_config(config).map_err(|e| {
+    let observer = observe(&config);
+    let authorizer = Authorizer::with_observer(config, observer).map_err(|e| {
         eprintln!("authorizer: {e}");
         ExitCode::from(2)
     })?;
@@ -203,11 +209,15 @@ async fn run_lambda(started: Instant) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let authorizer = match build_authorizer() {
+    // The handles are registered against the EMF recorder, once, for the configured issuers.
+    let authorizer = match build_authorizer(|config| {
+        Arc::new(jwt_authorizer::metrics::install_handles(
+            &config.issuer_names(),
+        ))
+    }) {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
-    jwt_authorizer::metrics::install_handles(&authorizer.issuer_names());
     if !emf.config().flush_interval.is_zero() {
         // A metrics window is pending between flushes: have Lambda say when it retires us.
         watch_for_shutdown(&emf, &authorizer).await;
@@ -287,7 +297,7 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let authorizer = match build_authorizer() {
+    let authorizer = match build_authorizer(|_| Arc::new(Unobserved)) {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };

@@ -1,7 +1,8 @@
 //! `CONFIG_FILE`: several issuers and route rules in one TOML or JSON file, checked as a whole.
 //! Every problem names the file, the issuer (or route) and the field.
 
-use super::{IssuerConfig, IssuerDefaults, IssuerSpec};
+use super::issuer::{IssuerConfig, IssuerDefaults};
+use super::spec::IssuerSpec;
 use crate::policy::RouteRule;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -90,7 +91,7 @@ pub(crate) fn read(
             (None, None, None) => format!("issuer #{}", i + 1),
         };
         let checked = issuer.check(defaults, allow_http, &mut |field, message| {
-            problems.push(format!("{shown}: {label}: {field}: {message}"));
+            problems.push(format!("{shown}: {label}: {}: {message}", field.key()));
         });
         let Some(checked) = checked else { continue };
         if let Some(other) = issuers.iter().find(|o| o.issuer == checked.issuer) {

@@ -25,7 +25,7 @@ pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
 use crate::config::{Config, ConfigError};
 use crate::fetcher::ClientError;
 use crate::handler::Authorizer;
-use crate::refresher::Trigger;
+use crate::report::Trigger;
 use axum::extract::DefaultBodyLimit;
 use dev_issuer::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, Documents, KeyOrigin, TokenSpec};
 use regex::Regex;
@@ -252,10 +252,24 @@ pub async fn serve_with_env(
             other => env(other),
         })?;
         dev = Some((key, origin, issuer));
-        Some(Arc::new(Authorizer::from_config(config)?))
+        Some(config)
     } else {
-        let config = Config::from_lookup(env)?;
-        Some(Arc::new(Authorizer::from_config(config)?))
+        Some(Config::from_lookup(env)?)
+    };
+    // The Prometheus recorder (if installed) gets its handles once the issuers are known.
+    let metrics = crate::metrics::install_handles(
+        &authorizer
+            .as_ref()
+            .map(Config::issuer_names)
+            .unwrap_or_default(),
+    );
+    crate::metrics::record_init(Duration::ZERO);
+    let authorizer = match authorizer {
+        Some(config) => Some(Arc::new(Authorizer::with_observer(
+            config,
+            Arc::new(metrics),
+        )?)),
+        None => None,
     };
 
     // API Gateway's cache keeps a policy for every route of the API; one for the called method
@@ -272,22 +286,13 @@ pub async fn serve_with_env(
         );
     }
 
-    // The Prometheus recorder (if installed) gets its handles once the issuers are known.
-    crate::metrics::install_handles(
-        &authorizer
-            .as_ref()
-            .map(|a| a.issuer_names())
-            .unwrap_or_default(),
-    );
-    crate::metrics::record_init(Duration::ZERO);
-
     if let Some(authorizer) = &authorizer
         && args.api == gateway::Api::Http
     {
         gateway::Gateway::check_identity_source(&authorizer.config().identity_source)
             .map_err(LocalError::IdentitySource)?;
     }
-    let counters = Arc::new(admin::Counters::default());
+    let counters = Arc::new(gateway::Counters::default());
     let gateway = Arc::new(gateway::Gateway {
         authorizer: authorizer.clone(),
         api: args.api,
