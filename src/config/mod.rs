@@ -6,6 +6,8 @@ mod file;
 use crate::algorithm::Algorithm;
 use crate::claims::{MAX_CAPTURED_CLAIMS, is_registered_claim};
 use crate::identity::IdentitySource;
+use crate::introspection::settings::{ENV_FIELDS, IntrospectionSpec};
+use crate::introspection::{IntrospectMode, IntrospectionSettings};
 use crate::policy::{ResourceMode, RouteRule};
 use reqwest::Url;
 use std::fmt;
@@ -97,6 +99,9 @@ pub struct IssuerConfig {
     /// `REQUIRE_SENDER_CONSTRAINT` (the file's `require_sender_constraint`): tokens without a
     /// `cnf` claim (neither DPoP- nor certificate-bound) are refused.
     pub require_sender_constraint: bool,
+    /// `INTROSPECT` and the `INTROSPECTION_*` variables (the file's `[issuer.introspection]`):
+    /// whether and how tokens are introspected (RFC 7662).
+    pub introspection: IntrospectionSettings,
 }
 
 /// The authorizer's configuration. Built once, then shared read-only.
@@ -288,6 +293,52 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "JWKS_FILE",
         "(none)",
         "A JWKS file (bundled, or in a layer) used from init, so no cold start waits for the issuer; refreshed from JWKS_URI as usual",
+    ),
+    // Token introspection, RFC 7662 (issue 19).
+    (
+        "INTROSPECT",
+        "off",
+        "off; opaque: tokens that are not JWTs are introspected; always: JWTs too, after local verification (route rules with introspect = true narrow it)",
+    ),
+    (
+        "INTROSPECTION_ENDPOINT",
+        "(discovered)",
+        "The issuer's RFC 7662 endpoint; when unset, introspection_endpoint from its OIDC or RFC 8414 metadata",
+    ),
+    (
+        "INTROSPECTION_CLIENT_ID",
+        "(none)",
+        "Client id for the introspection endpoint (client_secret_basic); required to introspect",
+    ),
+    (
+        "INTROSPECTION_CLIENT_SECRET",
+        "(none)",
+        "Client secret for the introspection endpoint; never logged",
+    ),
+    (
+        "INTROSPECTION_CLIENT_SECRET_FILE",
+        "(none)",
+        "A file holding the client secret instead (a trailing newline is dropped)",
+    ),
+    (
+        "INTROSPECTION_CACHE_SECONDS",
+        "60",
+        "How long an active answer is used (never past the token's exp): the longest a revocation goes unseen; inactive answers 5 s at most",
+    ),
+    (
+        "INTROSPECTION_FAIL_OPEN",
+        "false",
+        "With the endpoint unavailable, serve locally verified JWTs (always mode; counted); opaque tokens are refused regardless",
+    ),
+    (
+        "INTROSPECTION_TIMEOUT_MS",
+        "1000",
+        "Whole introspection call time limit (responses over 64 KiB are refused)",
+    ),
+    (
+        "INTROSPECTION_MAX_CALLS_PER_SECOND",
+        "50",
+        "Calls for tokens not in the cache, per issuer and instance; the excess is refused (introspection_rate_limited)",
     ),
 ];
 
@@ -484,6 +535,19 @@ impl Config {
                 ),
             );
         }
+        let introspecting = config
+            .issuers
+            .iter()
+            .filter(|i| i.introspection.mode != IntrospectMode::Off)
+            .count();
+        if introspecting > 1 {
+            vars.problem(
+                "CONFIG_FILE",
+                "more than one issuer introspects: an opaque token names no issuer, so only one \
+                 issuer may set an introspection mode"
+                    .to_owned(),
+            );
+        }
         if vars.problems.is_empty() && !config.issuers.is_empty() {
             Ok(config)
         } else {
@@ -528,7 +592,7 @@ pub(crate) const SIMPLE_NEEDS_ROUTE_KEY: &str = "simple responses are cached per
      identity source and to IDENTITY_SOURCE";
 
 /// The issuer variables of the three-variable set-up; `CONFIG_FILE` replaces them.
-const ENV_ISSUER_VARIABLES: [&str; 7] = [
+const ENV_ISSUER_VARIABLES: [&str; 16] = [
     "TOKEN_ISSUER",
     "JWKS_URI",
     "AUDIENCE",
@@ -536,6 +600,15 @@ const ENV_ISSUER_VARIABLES: [&str; 7] = [
     "TOKEN_USE",
     "REQUIRED_CLAIMS",
     "JWKS_FILE",
+    "INTROSPECT",
+    "INTROSPECTION_ENDPOINT",
+    "INTROSPECTION_CLIENT_ID",
+    "INTROSPECTION_CLIENT_SECRET",
+    "INTROSPECTION_CLIENT_SECRET_FILE",
+    "INTROSPECTION_CACHE_SECONDS",
+    "INTROSPECTION_FAIL_OPEN",
+    "INTROSPECTION_TIMEOUT_MS",
+    "INTROSPECTION_MAX_CALLS_PER_SECOND",
 ];
 
 /// Per-issuer settings read from the environment: the single issuer's, and the defaults of every
@@ -603,7 +676,12 @@ fn env_issuer(
         Some(_) => (None, audience),
         None => (audience, None),
     };
+    let mut introspection_problems = Vec::new();
+    let introspection = IntrospectionSpec::from_env(|v| vars.get(v), &mut |field, message| {
+        introspection_problems.push((field, message));
+    });
     let spec = IssuerSpec {
+        introspection,
         name: vars.get("ISSUER_NAME"),
         issuer: vars.get("TOKEN_ISSUER"),
         jwks_uri: vars.get("JWKS_URI"),
@@ -614,7 +692,7 @@ fn env_issuer(
         jwks_file: vars.get("JWKS_FILE"),
         ..IssuerSpec::default()
     };
-    spec.check(defaults, allow_http, &mut |field, message| {
+    let mut problem = |field: &'static str, message: String| {
         let variable = match field {
             "name" => "ISSUER_NAME",
             "issuer" | "user_pool_id" => "TOKEN_ISSUER",
@@ -627,7 +705,10 @@ fn env_issuer(
             "min_refresh_interval_seconds" => "JWKS_MIN_REFRESH_INTERVAL_SECONDS",
             "kid_miss_cooldown_seconds" => "JWKS_KID_MISS_COOLDOWN_SECONDS",
             "jwks_file" => "JWKS_FILE",
-            _ => "AUDIENCE",
+            other => ENV_FIELDS
+                .iter()
+                .find(|(f, _)| *f == other)
+                .map_or("AUDIENCE", |(_, variable)| variable),
         };
         let message = match (variable, message.as_str()) {
             ("TOKEN_ISSUER" | "AUDIENCE", "is required") => {
@@ -640,7 +721,11 @@ fn env_issuer(
             _ => message,
         };
         vars.problem(variable, message);
-    })
+    };
+    for (field, message) in introspection_problems {
+        problem(field, message);
+    }
+    spec.check(defaults, allow_http, &mut problem)
 }
 
 /// One issuer's settings as written, in `CONFIG_FILE` or the environment, before they are checked.
@@ -662,6 +747,7 @@ pub(crate) struct IssuerSpec {
     pub(crate) client_ids: Option<Vec<String>>,
     pub(crate) jwks_file: Option<String>,
     pub(crate) require_sender_constraint: Option<bool>,
+    pub(crate) introspection: Option<IntrospectionSpec>,
 }
 
 impl IssuerSpec {
@@ -872,10 +958,15 @@ impl IssuerSpec {
                 format!("{} is not a readable file", path.display()),
             );
         }
+        let introspection = self
+            .introspection
+            .unwrap_or_default()
+            .check(allow_http, &mut report);
         if reported > 0 {
             return None;
         }
         Some(IssuerConfig {
+            introspection,
             name: name?,
             issuer: issuer?,
             jwks: jwks?,
