@@ -363,7 +363,10 @@ impl Authorizer {
         let Some((index, introspector)) = &self.introspector else {
             return Ok(outcome);
         };
-        if introspector.mode() != IntrospectMode::Always || decision.issuer != Some(*index) {
+        if introspector.mode() != IntrospectMode::Always
+            || decision.issuer != Some(*index)
+            || !self.introspects_jwt(call)
+        {
             return Ok(outcome);
         }
         let Some(Ok((_, raw))) = call.authorization.map(token::credential) else {
@@ -383,6 +386,26 @@ impl Authorizer {
         out.clear();
         decision.sub.clear();
         Err(refusal)
+    }
+
+    /// Whether `INTROSPECT=always` applies to this call. Route rules with `introspect = true`
+    /// narrow it to their routes, but only where the answer covers the called route alone (a
+    /// simple response, or `POLICY_RESOURCE=method`): a stage-wide Allow, which API Gateway may
+    /// cache and reuse on any route, is always introspected first.
+    fn introspects_jwt(&self, call: Call<'_>) -> bool {
+        let rules = &self.config.route_rules;
+        if !rules.iter().any(|r| r.introspect) {
+            return true;
+        }
+        let route_scoped =
+            call.simple || self.config.resource_mode == crate::policy::ResourceMode::Method;
+        !route_scoped
+            || rules.iter().filter(|r| r.introspect).any(|r| {
+                r.covers(call.arn.method, call.arn.path)
+                    || call
+                        .route
+                        .is_some_and(|route| r.covers_route(call.arn, route))
+            })
     }
 
     /// One synchronous pass over the token: the answer, or the refresh it must wait for first.

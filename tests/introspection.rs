@@ -507,3 +507,67 @@ async fn a_flood_of_random_opaque_tokens_costs_the_endpoint_a_bounded_number_of_
     assert_eq!(inactive as usize, endpoint.calls());
     assert_eq!(limited as usize + endpoint.calls(), 300);
 }
+
+#[tokio::test]
+async fn a_config_file_issuer_introspects_and_route_rules_narrow_always_to_their_routes() {
+    let key = rsa_key("introspect");
+    let jwks = JwksServer::with_keys(&[key]).await;
+    let endpoint = IntrospectionServer::start().await;
+    let issuer = jwks.issuer();
+    // Not activated at the endpoint: every introspection of it says inactive.
+    let jwt = key.sign(&good_claims(&issuer)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("issuers.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+            [[issuer]]
+            name = "users"
+            issuer = "{issuer}"
+            jwks_uri = "{jwks_uri}"
+            audiences = ["{AUDIENCE}"]
+            [issuer.introspection]
+            mode = "always"
+            endpoint = "{endpoint}"
+            client_id = "{CLIENT_ID}"
+            client_secret = "{CLIENT_SECRET}"
+            cache_seconds = 30
+
+            [[route]]
+            route = "DELETE /pets/{{petId}}"
+            introspect = true
+            "#,
+            jwks_uri = jwks.jwks_uri(),
+            endpoint = endpoint.endpoint(),
+        ),
+    )
+    .unwrap();
+    let event = |method: &str, path: &str| {
+        serde_json::to_vec(&json!({
+            "type": "TOKEN",
+            "authorizationToken": format!("Bearer {jwt}"),
+            "methodArn": format!("arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/{method}/{path}"),
+        }))
+        .unwrap()
+    };
+    let method_scoped = [
+        ("CONFIG_FILE", file.to_str().unwrap()),
+        ("POLICY_RESOURCE", "method"),
+    ];
+    // The answer covers GET /pets alone: not a route that introspects.
+    let run = invoke(&method_scoped, event("GET", "pets")).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(endpoint.calls(), 0);
+    let run = invoke(&method_scoped, event("DELETE", "pets/7")).await;
+    assert!(refused_for(&run, "token_inactive"), "{}", run.stderr);
+    assert_eq!(endpoint.calls(), 1);
+    // A stage-wide Allow could be reused on DELETE from API Gateway's cache: introspected.
+    let run = invoke(
+        &[("CONFIG_FILE", file.to_str().unwrap())],
+        event("GET", "pets"),
+    )
+    .await;
+    assert!(refused_for(&run, "token_inactive"), "{}", run.stderr);
+    assert_eq!(endpoint.calls(), 2);
+}

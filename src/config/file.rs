@@ -35,6 +35,8 @@ struct RouteSpec {
     issuers: Vec<String>,
     #[serde(default)]
     claims: BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    introspect: bool,
 }
 
 /// A claim value a route needs: one, or several (all needed).
@@ -126,7 +128,12 @@ pub(crate) fn read(
                 OneOrMany::Many(values) => (name, values),
             })
             .collect();
-        match RouteRule::new(&route.route, route.scopes, route.issuers, claims) {
+        let rule = if route.introspect {
+            RouteRule::introspecting(&route.route, route.scopes, route.issuers, claims)
+        } else {
+            RouteRule::new(&route.route, route.scopes, route.issuers, claims)
+        };
+        match rule {
             Ok(rule) => routes.push(rule),
             Err(message) => problems.push(format!("{shown}: {label}: {message}")),
         }
