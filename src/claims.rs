@@ -27,6 +27,10 @@ pub const CNF: &str = "cnf";
 /// A set of issuers, bit `i` for the `i`-th configured issuer.
 pub type IssuerSet = u64;
 
+/// At most this many issuers: each has its bit in an [`IssuerSet`].
+pub const MAX_ISSUERS: usize = 64;
+const _: () = assert!(MAX_ISSUERS <= IssuerSet::BITS as usize);
+
 /// What the payload parser needs, built once from the configuration.
 #[derive(Clone, Debug)]
 pub struct Rules {
@@ -428,6 +432,39 @@ enum Field {
     TokenUse,
 }
 
+/// Every registered claim read into a field, in discriminant order: their bits in [`Seen`].
+const FIELDS: [Field; 8] = [
+    Field::Iss,
+    Field::Sub,
+    Field::Aud,
+    Field::Exp,
+    Field::Nbf,
+    Field::Iat,
+    Field::ClientId,
+    Field::TokenUse,
+];
+
+/// The claims a payload has named so far, to refuse a repeated name: bit `field as u32` for the
+/// registered claims, bit `CAPTURED_BIT0 + slot` for the captured ones.
+pub(super) type Seen = u64;
+/// The bit of the first captured claim's slot in [`Seen`].
+pub(super) const CAPTURED_BIT0: u32 = 16;
+const _: () = {
+    let mut i = 0;
+    while i < FIELDS.len() {
+        assert!(FIELDS[i] as usize == i, "FIELDS lists the fields in order");
+        i += 1;
+    }
+    assert!(
+        FIELDS.len() <= CAPTURED_BIT0 as usize,
+        "fields overlap captured slots"
+    );
+    assert!(
+        CAPTURED_BIT0 as usize + CAPTURE_SLOTS <= Seen::BITS as usize,
+        "every captured slot needs a bit of Seen"
+    );
+};
+
 impl Field {
     fn from_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -467,7 +504,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         let mut claims = Claims::default();
         // One bit per registered claim and per context claim, to refuse repeated names: a token
         // with two `aud` or two `exp` could be read differently by another parser.
-        let mut seen = 0u64;
+        let mut seen: Seen = 0;
         let mut mark = |bit: u32| -> Result<(), A::Error> {
             if seen & (1 << bit) != 0 {
                 return Err(de::Error::custom("repeated claim"));
@@ -497,7 +534,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                 // A claim wanted in the context too: kept raw, then read from the raw text.
                 (field, Some(slot)) => {
                     let raw: &'de RawValue = map.next_value()?;
-                    mark(16 + slot as u32)?;
+                    mark(CAPTURED_BIT0 + slot as u32)?;
                     claims.captured[slot] = Some(raw);
                     if let Some(field) = field {
                         let mut de = serde_json::Deserializer::from_str(raw.get());

@@ -118,6 +118,9 @@ pub enum ClientError {
         /// What went wrong.
         why: String,
     },
+    /// Introspection could not be set up.
+    #[error("token introspection: {0}")]
+    Introspection(String),
     /// reqwest refused the configuration.
     #[error("cannot build the HTTP client: {0}")]
     Build(#[from] reqwest::Error),
@@ -144,9 +147,17 @@ impl Fetcher {
                 attempt.error("redirect to plain http refused")
             }
         });
+        Ok(Self::builder(transport)?.redirect(redirects).build()?)
+    }
+
+    /// The client set-up every HTTP client of the authorizer shares: user agent, time limits,
+    /// connection pool, and the roots of `JWKS_CA_FILE`; without a redirect policy.
+    ///
+    /// # Errors
+    /// [`ClientError`] when `JWKS_CA_FILE` is unreadable.
+    pub(crate) fn builder(transport: &Transport) -> Result<reqwest::ClientBuilder, ClientError> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("jwt-authorizer/", env!("CARGO_PKG_VERSION")))
-            .redirect(redirects)
             .connect_timeout(transport.timeout)
             .timeout(transport.timeout)
             .pool_idle_timeout(Duration::from_secs(50));
@@ -165,7 +176,7 @@ impl Fetcher {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        Ok(builder.build()?)
+        Ok(builder)
     }
 
     /// The fetcher of one issuer's keys, over a [`Fetcher::client`].

@@ -12,11 +12,12 @@ use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
+use crate::introspection::{self, IntrospectMode, Introspector};
 
 use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::{KeyStore, Schedule};
 use crate::report::{Decision, Observer, Outcome, Reject, Trigger, Unobserved};
-use crate::token::{self, DecodeBuf};
+use crate::token::{self, DecodeBuf, Scheme};
 use crate::verified::VerifiedTokens;
 use arrayvec::ArrayString;
 use serde_json::value::RawValue;
@@ -59,6 +60,9 @@ pub struct Authorizer {
     algorithms: Vec<Algorithm>,
     verified: VerifiedTokens,
     senders: SenderChecks,
+    /// The issuer (its index) whose introspection endpoint is asked, if any (at most one: an
+    /// opaque token names no issuer).
+    introspector: Option<(usize, Introspector)>,
     /// Told of every decision (metrics); key stores tell it of their refreshes.
     observer: Arc<dyn Observer>,
 }
@@ -106,7 +110,9 @@ impl Authorizer {
             }
         }
         preload_jwks_files(&issuers, &config)?;
+        let introspector = introspection::for_config(&config)?;
         Ok(Authorizer {
+            introspector,
             rules,
             issuers,
             algorithms,
@@ -248,10 +254,24 @@ impl Authorizer {
         out: &mut Vec<u8>,
         decision: &mut Decision,
     ) -> Result<Outcome, Reject> {
+        if let Some((index, introspector)) = &self.introspector
+            && let Some(Ok((scheme, raw))) = call.authorization.map(token::credential)
+            && raw.len() <= self.config.max_token_bytes
+            && !introspection::looks_like_jwt(raw)
+        {
+            decision.issuer = Some(*index);
+            let answer = Box::pin(introspector.introspect(raw)).await;
+            let claims = match answer {
+                introspection::Answer::Active(claims) => claims,
+                other => return Err(introspection::refusal(&other)),
+            };
+            let token = (scheme, raw);
+            return self.verify_introspected(*index, &claims, token, call, now, out, decision);
+        }
         let mut refreshed = Refreshed::default();
         loop {
             match self.verify_now(call, now, out, decision, refreshed) {
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => return self.recheck(call, outcome, out, decision).await,
                 Err(Step::Reject(reject)) => return Err(reject),
                 Err(Step::Wait(Wait::Stale(issuer))) => {
                     Box::pin(self.issuers[issuer].keys.refresh_if_stale()).await;
@@ -263,6 +283,88 @@ impl Authorizer {
                 }
             }
         }
+    }
+
+    /// Answers for an opaque token from its active introspection answer: the answer's claims
+    /// (RFC 7662 §2.2 uses the JWT claim names) are checked exactly as a verified JWT's.
+    #[allow(clippy::too_many_arguments)]
+    fn verify_introspected(
+        &self,
+        index: usize,
+        json: &str,
+        token: (Scheme, &str),
+        call: Call<'_>,
+        now: u64,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+    ) -> Result<Outcome, Reject> {
+        let claims = claims::parse(json.as_bytes(), &self.rules)?;
+        // RFC 7662 §2.2 `iss`: when the answer names an issuer, it must be the one we asked.
+        if claims
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != self.issuers[index].issuer)
+        {
+            return Err(Reject::UnknownIssuer);
+        }
+        self.grant(index, &claims, token, call, now, out, decision)
+    }
+
+    /// Under `INTROSPECT=always`, asks the issuer whether a locally verified JWT is still active
+    /// (revocation, RFC 7009); the answer already written is withdrawn when it is not.
+    async fn recheck(
+        &self,
+        call: Call<'_>,
+        outcome: Outcome,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+    ) -> Result<Outcome, Reject> {
+        let Some((index, introspector)) = &self.introspector else {
+            return Ok(outcome);
+        };
+        if introspector.mode() != IntrospectMode::Always
+            || decision.issuer != Some(*index)
+            || !self.introspects_jwt(call)
+        {
+            return Ok(outcome);
+        }
+        let Some(Ok((_, raw))) = call.authorization.map(token::credential) else {
+            return Ok(outcome);
+        };
+        let answer = Box::pin(introspector.introspect(raw)).await;
+        let refusal = match answer {
+            introspection::Answer::Active(_) => return Ok(outcome),
+            introspection::Answer::Unavailable(_) | introspection::Answer::RateLimited
+                if introspector.fail_open() =>
+            {
+                introspector.record_fail_open();
+                return Ok(outcome);
+            }
+            other => introspection::refusal(&other),
+        };
+        out.clear();
+        decision.sub.clear();
+        Err(refusal)
+    }
+
+    /// Whether `INTROSPECT=always` applies to this call. Route rules with `introspect = true`
+    /// narrow it to their routes, but only where the answer covers the called route alone (a
+    /// simple response, or `POLICY_RESOURCE=method`): a stage-wide Allow, which API Gateway may
+    /// cache and reuse on any route, is always introspected first.
+    fn introspects_jwt(&self, call: Call<'_>) -> bool {
+        let rules = &self.config.route_rules;
+        if !rules.iter().any(|r| r.introspect) {
+            return true;
+        }
+        let route_scoped =
+            call.simple || self.config.resource_mode == crate::policy::ResourceMode::Method;
+        !route_scoped
+            || rules.iter().filter(|r| r.introspect).any(|r| {
+                r.covers(call.arn.method, call.arn.path)
+                    || call
+                        .route
+                        .is_some_and(|route| r.covers_route(call.arn, route))
+            })
     }
 
     /// One synchronous pass over the token: the answer, or the refresh it must wait for first.
@@ -330,8 +432,30 @@ impl Authorizer {
         };
         drop(keys);
         decision.cache_hit = cache_hit;
+        let outcome = self.grant(index, &claims, (scheme, raw), call, now, out, decision)?;
+        if let Some(digest) = digest
+            && !cache_hit
+        {
+            self.verified.remember(*digest, verified_by);
+        }
+        Ok(outcome)
+    }
 
-        claims::validate(&claims, &issuer.rules, now)?;
+    /// Checks a verified token's claims (a JWT's, or an active introspection answer's) with the
+    /// rules of the `index`-th issuer, and writes the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn grant(
+        &self,
+        index: usize,
+        claims: &claims::Claims<'_>,
+        (scheme, raw): (Scheme, &str),
+        call: Call<'_>,
+        now: u64,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+    ) -> Result<Outcome, Reject> {
+        let issuer = &self.issuers[index];
+        claims::validate(claims, &issuer.rules, now)?;
         // A sender-constrained token needs its proof on every request: the verified-token
         // cache above only ever skips the access token's own signature check.
         let token = binding::Token {
@@ -375,11 +499,6 @@ impl Authorizer {
                 self.config.resource_mode,
                 &self.config.route_rules,
             );
-        }
-        if let Some(digest) = digest
-            && !cache_hit
-        {
-            self.verified.remember(*digest, verified_by);
         }
         Ok(if denied {
             Outcome::Deny

@@ -12,6 +12,8 @@
 //! - [`logging`]: which log lines are written and how (a line per refusal, none per Allow).
 //! - [`shutdown`]: Lambda's shutdown phase (SIGTERM through an internal extension), so the last
 //!   metrics window is written.
+//! - [`introspection`]: OAuth token introspection (RFC 7662) for opaque tokens and revocation,
+//!   cached, one call per token at a time, and rate-limited per issuer.
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
 //! - [`token`] and [`events`]: the parsers of attacker-controlled bytes, public so that the fuzz
 //!   targets (`fuzz/`) can drive them directly.
@@ -26,6 +28,7 @@ pub mod events;
 mod fetcher;
 mod handler;
 mod identity;
+pub mod introspection;
 #[cfg(feature = "mint")]
 pub mod issuer;
 mod json;

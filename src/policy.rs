@@ -38,6 +38,10 @@ pub struct RouteRule {
     pub scopes: Vec<String>,
     /// Every one of these claims must contain every listed value (see [`claim_contains`]).
     pub claims: Vec<(String, Vec<String>)>,
+    /// `introspect = true` (CONFIG_FILE): under `INTROSPECT=always`, tokens are introspected for
+    /// this rule's routes; with such rules, only for them, when the answer covers the called
+    /// route alone (see `Authorizer::introspects_jwt`).
+    pub introspect: bool,
 }
 
 impl RouteRule {
@@ -67,6 +71,30 @@ impl RouteRule {
         issuers: Vec<String>,
         claims: Vec<(String, Vec<String>)>,
     ) -> Result<Self, String> {
+        Self::build(route, scopes, issuers, claims, false)
+    }
+
+    /// A rule as [`RouteRule::new`] whose routes are also introspected under `INTROSPECT=always`
+    /// (`introspect = true`); it may need nothing else.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the rule.
+    pub fn introspecting(
+        route: &str,
+        scopes: Vec<String>,
+        issuers: Vec<String>,
+        claims: Vec<(String, Vec<String>)>,
+    ) -> Result<Self, String> {
+        Self::build(route, scopes, issuers, claims, true)
+    }
+
+    fn build(
+        route: &str,
+        scopes: Vec<String>,
+        issuers: Vec<String>,
+        claims: Vec<(String, Vec<String>)>,
+        introspect: bool,
+    ) -> Result<Self, String> {
         let (method, path) = route
             .trim()
             .split_once(' ')
@@ -94,8 +122,11 @@ impl RouteRule {
             })
             .collect::<Vec<_>>()
             .join("/");
-        if scopes.is_empty() && claims.iter().all(|(_, values)| values.is_empty()) {
-            return Err("needs no scope and no claim value; add `scopes` or `claims`".into());
+        if !introspect && scopes.is_empty() && claims.iter().all(|(_, values)| values.is_empty()) {
+            return Err(
+                "needs no scope and no claim value; add `scopes`, `claims` or `introspect = true`"
+                    .into(),
+            );
         }
         if claims.iter().any(|(name, _)| name.is_empty()) {
             return Err("a claim name is empty".into());
@@ -112,6 +143,7 @@ impl RouteRule {
             issuers,
             scopes,
             claims,
+            introspect,
         })
     }
 

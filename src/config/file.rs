@@ -1,15 +1,13 @@
 //! `CONFIG_FILE`: several issuers and route rules in one TOML or JSON file, checked as a whole.
 //! Every problem names the file, the issuer (or route) and the field.
 
-use super::issuer::{IssuerConfig, IssuerDefaults};
-use super::spec::IssuerSpec;
+use super::issuer::IssuerConfig;
+use super::spec::{IssuerDefaults, IssuerSpec};
+use crate::claims::MAX_ISSUERS;
 use crate::policy::RouteRule;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// At most this many issuers: the audience check marks matching issuers in a 64-bit set.
-pub const MAX_ISSUERS: usize = 64;
 
 /// What a configuration file holds, once checked.
 pub(crate) struct ConfigFile {
@@ -36,6 +34,8 @@ struct RouteSpec {
     issuers: Vec<String>,
     #[serde(default)]
     claims: BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    introspect: bool,
 }
 
 /// A claim value a route needs: one, or several (all needed).
@@ -127,7 +127,12 @@ pub(crate) fn read(
                 OneOrMany::Many(values) => (name, values),
             })
             .collect();
-        match RouteRule::new(&route.route, route.scopes, route.issuers, claims) {
+        let rule = if route.introspect {
+            RouteRule::introspecting(&route.route, route.scopes, route.issuers, claims)
+        } else {
+            RouteRule::new(&route.route, route.scopes, route.issuers, claims)
+        };
+        match rule {
             Ok(rule) => routes.push(rule),
             Err(message) => problems.push(format!("{shown}: {label}: {message}")),
         }

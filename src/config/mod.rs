@@ -2,13 +2,17 @@
 //! is reported at once, each naming its variable (or the file, issuer and field) and how to fix it.
 //!
 //! In parts: [`sources`] (the variable lookup that collects problems), [`transport`] (how keys are
-//! fetched), [`issuer`] and [`spec`] (the trusted issuers and the rules of one), [`file`]
-//! (`CONFIG_FILE`), [`answer`] (the answer, the route rules and the cache key), and
+//! fetched), [`issuers`], [`issuer`] and [`spec`] (the trusted issuers, one as checked, and the
+//! rules that check it; [`field`] names what a problem is about), [`file`]
+//! (`CONFIG_FILE`), [`introspection`] (an issuer's RFC 7662 settings), [`answer`] (the answer, the route rules and the cache key), and
 //! [`variables`] (the table of every variable).
 
 mod answer;
+mod field;
 mod file;
+mod introspection;
 mod issuer;
+mod issuers;
 mod sources;
 mod spec;
 mod transport;
@@ -17,6 +21,7 @@ mod variables;
 pub use crate::claims::TokenUse;
 pub(crate) use answer::SIMPLE_NEEDS_ROUTE_KEY;
 pub use answer::{HttpApiResponse, RejectMode};
+pub use introspection::{IntrospectMode, IntrospectionSettings};
 pub use issuer::{IssuerConfig, JwksSource};
 pub use transport::{Transport, is_loopback};
 pub use variables::VARIABLES;
@@ -25,8 +30,8 @@ use crate::claims::{CNF, MAX_CAPTURED_CLAIMS, Rules, is_registered_claim};
 use crate::identity::IdentitySource;
 use crate::policy::{ResourceMode, RouteRule};
 use answer::Answer;
-use issuer::IssuerDefaults;
 use sources::{Vars, parse_bounded};
+use spec::IssuerDefaults;
 use std::fmt;
 use std::time::Duration;
 
@@ -114,7 +119,7 @@ impl Config {
         let transport = Transport::from_vars(&mut vars);
         let defaults = IssuerDefaults::from_vars(&mut vars);
         let (issuers, file_routes) =
-            issuer::read_issuers(&mut vars, &defaults, transport.allow_http);
+            issuers::read_issuers(&mut vars, &defaults, transport.allow_http);
         let max_token_bytes = vars.parse("MAX_TOKEN_BYTES", 16 * 1024, |v| {
             parse_bounded(v, 256, 1 << 20)
         });
@@ -153,6 +158,20 @@ impl Config {
                     "context claims, route rule claims, required claims, scope claims and the \
                      usage identifier claim name more than {MAX_CAPTURED_CLAIMS} distinct claims"
                 ),
+            );
+        }
+        // An opaque token names no issuer: only one may be asked about it.
+        let introspecting = config
+            .issuers
+            .iter()
+            .filter(|i| i.introspection.mode != IntrospectMode::Off)
+            .count();
+        if introspecting > 1 {
+            vars.problem(
+                "CONFIG_FILE",
+                "more than one issuer introspects: an opaque token names no issuer, so only one \
+                 issuer may set an introspection mode"
+                    .to_owned(),
             );
         }
         if vars.problems.is_empty() && !config.issuers.is_empty() {

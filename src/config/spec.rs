@@ -1,7 +1,11 @@
 //! The rules of one issuer: its settings as written (in `CONFIG_FILE` or the environment),
-//! checked into an [`IssuerConfig`], every problem reported against the field it is about.
+//! checked into an [`IssuerConfig`], every problem reported against the field it is about; and
+//! the defaults the environment gives every issuer.
 
-use super::issuer::{IssuerConfig, IssuerDefaults, JwksSource};
+use super::field::{Field, Report};
+use super::introspection::IntrospectionSpec;
+use super::issuer::{IssuerConfig, JwksSource};
+use super::sources::{Vars, parse_bool, parse_bounded, split_list};
 use super::transport::check_transport;
 use crate::algorithm::Algorithm;
 use crate::claims::TokenUse;
@@ -16,91 +20,54 @@ pub(super) const INTERVAL_MAX: u64 = 86_400;
 /// The longest kid-miss cooldown.
 pub(super) const COOLDOWN_MAX: u64 = 3600;
 
-/// A field of an issuer's settings that a problem can be about. It knows its key in `CONFIG_FILE`
-/// and its variable in the single-issuer environment, so that no problem can be blamed on the
-/// wrong one (both matches are exhaustive).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Field {
-    Name,
-    Issuer,
-    UserPoolId,
-    JwksUri,
-    Audiences,
-    ClientIds,
-    TokenUse,
-    RequiredClaims,
-    Algorithms,
-    LeewaySeconds,
-    RefreshIntervalSeconds,
-    MinRefreshIntervalSeconds,
-    KidMissCooldownSeconds,
-    JwksFile,
+/// Per-issuer settings read from the environment: the single issuer's, and the defaults of every
+/// `CONFIG_FILE` issuer that does not set its own.
+#[derive(Clone, Debug)]
+pub(crate) struct IssuerDefaults {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) leeway_seconds: u64,
+    pub(crate) refresh_seconds: u64,
+    pub(crate) min_refresh_seconds: u64,
+    pub(crate) kid_miss_cooldown_seconds: u64,
+    pub(crate) require_sender_constraint: bool,
 }
 
-impl Field {
-    /// Every field, in the order of [`IssuerSpec`]'s members (`require_sender_constraint`, a
-    /// boolean, has no problem to report).
-    #[cfg(test)]
-    pub(crate) const ALL: [Field; 14] = [
-        Field::Name,
-        Field::Issuer,
-        Field::JwksUri,
-        Field::Audiences,
-        Field::Algorithms,
-        Field::LeewaySeconds,
-        Field::RequiredClaims,
-        Field::RefreshIntervalSeconds,
-        Field::MinRefreshIntervalSeconds,
-        Field::KidMissCooldownSeconds,
-        Field::UserPoolId,
-        Field::TokenUse,
-        Field::ClientIds,
-        Field::JwksFile,
-    ];
-
-    /// The field's key in `CONFIG_FILE`.
-    pub(crate) const fn key(self) -> &'static str {
-        match self {
-            Field::Name => "name",
-            Field::Issuer => "issuer",
-            Field::UserPoolId => "user_pool_id",
-            Field::JwksUri => "jwks_uri",
-            Field::Audiences => "audiences",
-            Field::ClientIds => "client_ids",
-            Field::TokenUse => "token_use",
-            Field::RequiredClaims => "required_claims",
-            Field::Algorithms => "algorithms",
-            Field::LeewaySeconds => "leeway_seconds",
-            Field::RefreshIntervalSeconds => "refresh_interval_seconds",
-            Field::MinRefreshIntervalSeconds => "min_refresh_interval_seconds",
-            Field::KidMissCooldownSeconds => "kid_miss_cooldown_seconds",
-            Field::JwksFile => "jwks_file",
+impl IssuerDefaults {
+    pub(super) fn from_vars(vars: &mut Vars<'_>) -> Self {
+        let algorithms = vars.parse("ALLOWED_ALGORITHMS", vec![Algorithm::RS256], |v| {
+            parse_algorithms(&split_list(v, ','))
+        });
+        let leeway_seconds = vars.parse("CLOCK_SKEW_LEEWAY_SECONDS", 5, |v| {
+            parse_bounded(v, 0, LEEWAY_MAX)
+        });
+        let refresh_seconds = vars.parse("JWKS_REFRESH_INTERVAL_SECONDS", 600, |v| {
+            parse_bounded(v, 1, INTERVAL_MAX)
+        });
+        let min_refresh_seconds = vars.parse("JWKS_MIN_REFRESH_INTERVAL_SECONDS", 60, |v| {
+            parse_bounded(v, 1, INTERVAL_MAX)
+        });
+        if min_refresh_seconds > refresh_seconds {
+            vars.problem(
+                "JWKS_MIN_REFRESH_INTERVAL_SECONDS",
+                format!(
+                    "{min_refresh_seconds} is more than JWKS_REFRESH_INTERVAL_SECONDS ({refresh_seconds})"
+                ),
+            );
         }
-    }
-
-    /// The environment variable that sets it for the single issuer (a user pool's id is given
-    /// as its `TOKEN_ISSUER` URL, and its client ids as `AUDIENCE`).
-    pub(crate) const fn variable(self) -> &'static str {
-        match self {
-            Field::Name => "ISSUER_NAME",
-            Field::Issuer | Field::UserPoolId => "TOKEN_ISSUER",
-            Field::JwksUri => "JWKS_URI",
-            Field::Audiences | Field::ClientIds => "AUDIENCE",
-            Field::TokenUse => "TOKEN_USE",
-            Field::RequiredClaims => "REQUIRED_CLAIMS",
-            Field::Algorithms => "ALLOWED_ALGORITHMS",
-            Field::LeewaySeconds => "CLOCK_SKEW_LEEWAY_SECONDS",
-            Field::RefreshIntervalSeconds => "JWKS_REFRESH_INTERVAL_SECONDS",
-            Field::MinRefreshIntervalSeconds => "JWKS_MIN_REFRESH_INTERVAL_SECONDS",
-            Field::KidMissCooldownSeconds => "JWKS_KID_MISS_COOLDOWN_SECONDS",
-            Field::JwksFile => "JWKS_FILE",
+        let kid_miss_cooldown_seconds = vars.parse("JWKS_KID_MISS_COOLDOWN_SECONDS", 10, |v| {
+            parse_bounded(v, 0, COOLDOWN_MAX)
+        });
+        let require_sender_constraint = vars.parse("REQUIRE_SENDER_CONSTRAINT", false, parse_bool);
+        IssuerDefaults {
+            require_sender_constraint,
+            algorithms,
+            leeway_seconds,
+            refresh_seconds,
+            min_refresh_seconds,
+            kid_miss_cooldown_seconds,
         }
     }
 }
-
-/// A problem with one field: where it is reported is the caller's choice (a variable, or the
-/// file, the issuer and the key).
-pub(super) type Report<'a> = &'a mut dyn FnMut(Field, String);
 
 /// One issuer's settings as written, in `CONFIG_FILE` or the environment, before they are checked.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -121,6 +88,7 @@ pub(crate) struct IssuerSpec {
     pub(crate) client_ids: Option<Vec<String>>,
     pub(crate) jwks_file: Option<String>,
     pub(crate) require_sender_constraint: Option<bool>,
+    pub(crate) introspection: Option<IntrospectionSpec>,
 }
 
 /// The refresh timing of an issuer, in seconds, once checked.
@@ -188,10 +156,15 @@ impl IssuerSpec {
             let message = format!("{} is not a readable file", path.display());
             report(Field::JwksFile, message);
         }
+        let introspection = self
+            .introspection
+            .unwrap_or_default()
+            .check(allow_http, report);
         if reported > 0 {
             return None;
         }
         Some(IssuerConfig {
+            introspection,
             name: name?,
             issuer: issuer?,
             jwks: jwks?,

@@ -307,11 +307,24 @@ fn the_kid_miss_cooldown_is_at_least_a_second() {
 fn every_issuer_field_names_a_key_of_the_file_and_a_variable_of_the_environment() {
     // The file's keys are the members of `IssuerSpec`: serde lists them for an unknown one.
     let error = toml::from_str::<spec::IssuerSpec>("unknown = 1").unwrap_err();
-    for field in spec::Field::ALL {
+    let table = toml::from_str::<introspection::IntrospectionSpec>("unknown = 1").unwrap_err();
+    for field in field::Field::ALL {
         assert!(
             error.to_string().contains(&format!("`{}`", field.key())),
             "{field:?}: {error}"
         );
+    }
+    for field in field::Field::INTROSPECTION {
+        let key = field.key().strip_prefix("introspection.").unwrap();
+        assert!(
+            table.to_string().contains(&format!("`{key}`")),
+            "{field:?}: {table}"
+        );
+    }
+    for field in field::Field::ALL
+        .into_iter()
+        .chain(field::Field::INTROSPECTION)
+    {
         assert!(
             VARIABLES.iter().any(|(v, ..)| *v == field.variable()),
             "{field:?}"

@@ -151,4 +151,50 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "(none)",
         "A JWKS file (bundled, or in a layer) used from init, so no cold start waits for the issuer; refreshed from JWKS_URI as usual",
     ),
+    // Token introspection, RFC 7662 (issue 19).
+    (
+        "INTROSPECT",
+        "off",
+        "off; opaque: tokens that are not JWTs are introspected; always: JWTs too, after local verification (route rules with introspect = true narrow it)",
+    ),
+    (
+        "INTROSPECTION_ENDPOINT",
+        "(discovered)",
+        "The issuer's RFC 7662 endpoint; when unset, introspection_endpoint from its OIDC or RFC 8414 metadata",
+    ),
+    (
+        "INTROSPECTION_CLIENT_ID",
+        "(none)",
+        "Client id for the introspection endpoint (client_secret_basic); required to introspect",
+    ),
+    (
+        "INTROSPECTION_CLIENT_SECRET",
+        "(none)",
+        "Client secret for the introspection endpoint; never logged",
+    ),
+    (
+        "INTROSPECTION_CLIENT_SECRET_FILE",
+        "(none)",
+        "A file holding the client secret instead (a trailing newline is dropped)",
+    ),
+    (
+        "INTROSPECTION_CACHE_SECONDS",
+        "60",
+        "How long an active answer is used (never past the token's exp): the longest a revocation goes unseen; inactive answers 5 s at most",
+    ),
+    (
+        "INTROSPECTION_FAIL_OPEN",
+        "false",
+        "With the endpoint unavailable, serve locally verified JWTs (always mode; counted); opaque tokens are refused regardless",
+    ),
+    (
+        "INTROSPECTION_TIMEOUT_MS",
+        "1000",
+        "Whole introspection call time limit (responses over 64 KiB are refused)",
+    ),
+    (
+        "INTROSPECTION_MAX_CALLS_PER_SECOND",
+        "50",
+        "Calls for tokens not in the cache, per issuer and instance; the excess is refused (introspection_rate_limited)",
+    ),
 ];

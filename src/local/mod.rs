@@ -333,6 +333,8 @@ pub async fn serve_with_env(
         gateway: gateway.clone(),
     }));
 
+    // Before the first request can be answered: a signal from then on stops us gracefully.
+    let shutdown = server::shutdown_signal();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let servers = [
         tokio::spawn(server::run(listener, app, stopped.clone())),
@@ -357,7 +359,7 @@ pub async fn serve_with_env(
         dev.as_ref(),
     )?;
 
-    server::shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop.send(true);
     for server in servers {

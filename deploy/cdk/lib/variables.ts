@@ -171,6 +171,24 @@ export const AUTHORIZER_VARIABLES = {
   dpopReplayCacheSize: count('DPOP_REPLAY_CACHE_SIZE'),
   /** A JWKS file shipped with the function or in a layer (`/opt/jwks.json`): its keys answer from init, so no cold start waits for the issuer; then refreshed from the issuer as usual. */
   jwksFile: text('JWKS_FILE'),
+  /** Token introspection (RFC 7662): `off` (default); `opaque`: tokens that are not JWTs are introspected; `always`: JWTs too, after local verification (revocation). */
+  introspect: oneOf('INTROSPECT', 'off', 'opaque', 'always'),
+  /** The issuer's RFC 7662 introspection endpoint; default: `introspection_endpoint` from its OIDC or RFC 8414 metadata. */
+  introspectionEndpoint: text('INTROSPECTION_ENDPOINT'),
+  /** Client id the authorizer authenticates with at the introspection endpoint (`client_secret_basic`). */
+  introspectionClientId: text('INTROSPECTION_CLIENT_ID'),
+  /** The client secret, in plain text in the function's environment: prefer introspectionClientSecretFile. Never logged. */
+  introspectionClientSecret: text('INTROSPECTION_CLIENT_SECRET'),
+  /** A file holding the client secret (in Lambda: `/opt/...`, or written at init); a trailing newline is dropped. */
+  introspectionClientSecretFile: text('INTROSPECTION_CLIENT_SECRET_FILE'),
+  /** How long an active introspection answer is used (never past the token's `exp`): the longest a revocation goes unseen; default 60 s. */
+  introspectionCache: seconds('INTROSPECTION_CACHE_SECONDS'),
+  /** With the introspection endpoint unavailable, serve locally verified JWTs (`always` mode; counted); opaque tokens are refused regardless. Default false. */
+  introspectionFailOpen: flag('INTROSPECTION_FAIL_OPEN'),
+  /** Time limit for a whole introspection call; default 1000 ms. */
+  introspectionTimeout: milliseconds('INTROSPECTION_TIMEOUT_MS'),
+  /** Introspection calls for tokens not in the cache, per issuer and instance; the excess is refused. Default 50. */
+  introspectionMaxCallsPerSecond: count('INTROSPECTION_MAX_CALLS_PER_SECOND'),
   /** `stage` (default): Allow the whole stage, right under API Gateway's policy cache; `method`: only the called route (needs TTL 0: the helpers enforce it). */
   policyResource: oneOf('POLICY_RESOURCE', 'stage', 'method'),
   /** Routes that need scopes; a token without them gets an explicit Deny (403) on exactly those routes. */
