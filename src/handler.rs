@@ -64,6 +64,9 @@ pub struct Decision {
     pub sub: ArrayString<128>,
     /// The signature check was answered by the verified-token cache (a metric).
     pub cache_hit: bool,
+    /// The Cedar policy that denied the called route (`none`: no policy permitted it), when
+    /// Cedar policies denied it. A configured id, never text from the token.
+    pub policy: Option<&'static str>,
 }
 
 impl Decision {
@@ -76,6 +79,7 @@ impl Decision {
             kid: ArrayString::new(),
             sub: ArrayString::new(),
             cache_hit: false,
+            policy: None,
         }
     }
 }
@@ -242,7 +246,7 @@ impl Authorizer {
         let verified = match arn {
             // A simple response is a yes or no for this route alone: under route rules API
             // Gateway may only cache it per route.
-            Some(_) if simple && !self.config.route_rules.is_empty() && !event.cached_per_route => {
+            Some(_) if simple && self.decides_per_route() && !event.cached_per_route => {
                 explain_unsafe_cache_key(&self.config, UnsafeCache::SimpleWithoutRouteKey);
                 Err(Reject::UnsafeCacheKey)
             }
@@ -328,7 +332,8 @@ impl Authorizer {
         truncate_into(&mut decision.kid, &header.kid);
         // Unverified until the signature is checked, but only its `iss` is used before that: to
         // pick the issuer whose keys must verify it.
-        let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
+        let payload = payload_buf.decode(segments.payload)?;
+        let claims = claims::parse(payload, &self.rules)?;
         let index = claims
             .iss
             .as_deref()
@@ -351,9 +356,10 @@ impl Authorizer {
         }
         let digest = self.verified.digest(raw);
         let digest = digest.as_ref();
+        let mut remembered = Remembered::default();
         // The signature is only decoded when it has to be checked: a cache hit skips both.
         let (verified_by, cache_hit) = match keys.find(&header.kid) {
-            Some(key) if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) => {
+            Some(key) if digest.is_some_and(|d| self.cached(d, key, &mut remembered)) => {
                 (*key.fingerprint(), true)
             }
             Some(key) => {
@@ -406,6 +412,19 @@ impl Authorizer {
             context: &captured[..self.config.context_claims.len()],
             claims: captured,
         };
+        #[cfg(feature = "cedar")]
+        if let Some(engine) = &self.config.cedar {
+            let cedar = CedarCall {
+                engine,
+                issuer: index,
+                payload,
+                remembered,
+                remember: digest.map(|d| (*d, verified_by)),
+            };
+            return Ok(self.answer_cedar(cedar, &grant, call, out, decision)?);
+        }
+        #[cfg(not(feature = "cedar"))]
+        let NothingRemembered = remembered;
         let denied = grant.denies_called_route(&self.config.route_rules);
         if call.simple {
             policy::write_simple(out, !denied, Some(&grant));
@@ -428,6 +447,140 @@ impl Authorizer {
             Outcome::Allow
         })
     }
+}
+
+/// What the verified-token cache remembered beside the key: the Cedar decisions, if any.
+#[cfg(feature = "cedar")]
+type Remembered = Option<Arc<crate::cedar::Compiled>>;
+#[cfg(not(feature = "cedar"))]
+type Remembered = NothingRemembered;
+
+/// Without the `cedar` feature the cache keeps only the key.
+#[cfg(not(feature = "cedar"))]
+#[derive(Clone, Copy, Default)]
+struct NothingRemembered;
+
+impl Authorizer {
+    /// Whether the answer depends on the route called (route rules or Cedar policies): an HTTP
+    /// API simple response then needs the route key in the cache key.
+    fn decides_per_route(&self) -> bool {
+        #[cfg(feature = "cedar")]
+        let cedar = self.config.cedar.is_some();
+        #[cfg(not(feature = "cedar"))]
+        let cedar = false;
+        cedar || !self.config.route_rules.is_empty()
+    }
+
+    /// Whether the verified-token cache says this key verified this token; fills `remembered`
+    /// with what it kept beside it.
+    #[inline]
+    fn cached(
+        &self,
+        digest: &crate::verified::TokenDigest,
+        key: &crate::keyset::VerifyingKey,
+        remembered: &mut Remembered,
+    ) -> bool {
+        #[cfg(feature = "cedar")]
+        {
+            match self.verified.verified_by(digest, key) {
+                Some(compiled) => {
+                    *remembered = compiled;
+                    true
+                }
+                None => false,
+            }
+        }
+        #[cfg(not(feature = "cedar"))]
+        {
+            let NothingRemembered = *remembered;
+            self.verified.was_verified_by(digest, key)
+        }
+    }
+
+    /// The answer under Cedar policies: every known route's decision (remembered by the
+    /// verified-token cache, or evaluated now and remembered), the called route's verdict, and
+    /// one policy for all routes.
+    #[cfg(feature = "cedar")]
+    fn answer_cedar(
+        &self,
+        cedar: CedarCall<'_>,
+        grant: &Grant<'_>,
+        call: Call<'_>,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+    ) -> Result<Outcome, Reject> {
+        let engine = cedar.engine;
+        let fresh = cedar.remembered.is_none();
+        let compiled = match cedar.remembered {
+            Some(compiled) => compiled,
+            None => Arc::new(engine.compile(cedar.issuer, cedar.payload)?),
+        };
+        let known = engine.routes().called(call.arn, call.route);
+        let verdict = match known {
+            Some(route) => compiled.verdicts()[route],
+            None => {
+                let action = match call.route {
+                    Some((method, template)) if method != "$default" => {
+                        format!("{} {template}", method.to_ascii_lowercase())
+                    }
+                    _ => format!(
+                        "{} /{}",
+                        call.arn.method.to_ascii_lowercase(),
+                        call.arn.path
+                    ),
+                };
+                engine.decide_one(cedar.issuer, cedar.payload, &action)?
+            }
+        };
+        let rules = &self.config.route_rules;
+        let allowed = if call.simple {
+            let allowed = verdict.permitted && !grant.denies_called_route(rules);
+            policy::write_simple(out, allowed, Some(grant));
+            allowed
+        } else {
+            crate::cedar::write_policy(
+                out,
+                grant,
+                self.config.resource_mode,
+                rules,
+                engine,
+                &compiled,
+                (verdict, known),
+            )
+        };
+        if let Some((digest, key)) = cedar.remember
+            && fresh
+        {
+            self.verified.remember_compiled(digest, key, compiled);
+        }
+        if !verdict.permitted {
+            let policy = engine.policy_id(verdict.policy);
+            decision.policy = Some(policy);
+            ::metrics::counter!(
+                crate::cedar::CEDAR_DENIALS,
+                "policy" => policy,
+                "issuer" => self.issuers[cedar.issuer].name.clone()
+            )
+            .increment(1);
+        }
+        Ok(if allowed {
+            Outcome::Allow
+        } else {
+            Outcome::Deny
+        })
+    }
+}
+
+/// What a Cedar answer needs of the verification.
+#[cfg(feature = "cedar")]
+struct CedarCall<'a> {
+    engine: &'a crate::cedar::Engine,
+    issuer: usize,
+    /// The token's decoded payload (verified).
+    payload: &'a [u8],
+    remembered: Remembered,
+    /// The token's digest and the key that verified it, when the verified-token cache is on.
+    remember: Option<(crate::verified::TokenDigest, crate::keyset::Fingerprint)>,
 }
 
 /// What a verification needs of the event.

@@ -13,12 +13,16 @@
 //! - [`shutdown`]: Lambda's shutdown phase (SIGTERM through an internal extension), so the last
 //!   metrics window is written.
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
+//! - `cedar` (feature `cedar`): Cedar policies evaluated per token and compiled into the one
+//!   cached IAM policy.
 //! - [`token`] and [`events`]: the parsers of attacker-controlled bytes, public so that the fuzz
 //!   targets (`fuzz/`) can drive them directly.
 #![deny(missing_docs)]
 
 mod algorithm;
 mod binding;
+#[cfg(feature = "cedar")]
+pub mod cedar;
 mod claims;
 mod config;
 mod dpop;

@@ -14,6 +14,8 @@ pub const MAX_ISSUERS: usize = 64;
 pub(crate) struct ConfigFile {
     pub(crate) issuers: Vec<IssuerConfig>,
     pub(crate) routes: Vec<RouteRule>,
+    /// The `[cedar]` table, checked by `crate::cedar` (issue 18).
+    pub(crate) cedar: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -23,6 +25,8 @@ struct FileSpec {
     issuer: Vec<IssuerSpec>,
     #[serde(default, alias = "routes")]
     route: Vec<RouteSpec>,
+    #[serde(default)]
+    cedar: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -132,7 +136,11 @@ pub(crate) fn read(
         }
     }
     if problems.is_empty() {
-        Ok(ConfigFile { issuers, routes })
+        Ok(ConfigFile {
+            issuers,
+            routes,
+            cedar: spec.cedar,
+        })
     } else {
         Err(problems)
     }

@@ -97,6 +97,9 @@ pub struct IssuerConfig {
     /// `REQUIRE_SENDER_CONSTRAINT` (the file's `require_sender_constraint`): tokens without a
     /// `cnf` claim (neither DPoP- nor certificate-bound) are refused.
     pub require_sender_constraint: bool,
+    /// The file's `groups_claim`: the claim whose strings are the principal's Cedar groups
+    /// (default `CEDAR_GROUPS_CLAIM`, else `cognito:groups` for a user pool, `groups` otherwise).
+    pub groups_claim: Option<String>,
 }
 
 /// The authorizer's configuration. Built once, then shared read-only.
@@ -138,6 +141,9 @@ pub struct Config {
     pub dpop_proof_max_age: Duration,
     /// `DPOP_REPLAY_CACHE_SIZE`: how many DPoP proof `jti`s this instance remembers.
     pub dpop_replay_cache_size: usize,
+    /// `CEDAR_POLICIES` and its companions (or `CONFIG_FILE`'s `[cedar]`): the loaded policies.
+    #[cfg(feature = "cedar")]
+    pub cedar: Option<std::sync::Arc<crate::cedar::Engine>>,
 }
 
 /// Every variable the authorizer reads, with its default and meaning; printed by `--help`.
@@ -289,6 +295,37 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "(none)",
         "A JWKS file (bundled, or in a layer) used from init, so no cold start waits for the issuer; refreshed from JWKS_URI as usual",
     ),
+    // Cedar policies (issue 18, feature `cedar`).
+    (
+        "CEDAR_POLICIES",
+        "(none)",
+        "A .cedar file, or a folder of them: Cedar policies evaluated for every known route at a cache miss and compiled into the one cached policy",
+    ),
+    (
+        "CEDAR_SCHEMA",
+        "(none)",
+        "A Cedar schema (human format, or JSON by .json) the policies are validated against at start-up",
+    ),
+    (
+        "CEDAR_NAMESPACE",
+        "(the schema's)",
+        "Namespace of the User, UserGroup, Application and Action types, as in Verified Permissions (PetStore)",
+    ),
+    (
+        "CEDAR_ROUTES",
+        "(none)",
+        "The API's routes, `;`-separated: `GET /pets; GET /pets/{petId}` (besides API_DEFINITION's; default: the schema's actions)",
+    ),
+    (
+        "API_DEFINITION",
+        "(none)",
+        "An OpenAPI 3 document (YAML, or JSON by .json) whose operations are the API's routes",
+    ),
+    (
+        "CEDAR_GROUPS_CLAIM",
+        "groups",
+        "The claim whose strings are the principal's groups (Cognito user pools: cognito:groups)",
+    ),
 ];
 
 /// One configuration problem: which variable, and what is wrong with it.
@@ -339,6 +376,7 @@ impl Config {
 
         let allow_http = vars.parse("JWKS_ALLOW_HTTP", false, parse_bool);
         let defaults = IssuerDefaults::from_vars(&mut vars);
+        let mut file_cedar = None;
         let (issuers, file_routes) = match vars.get("CONFIG_FILE") {
             Some(path) => {
                 for variable in ENV_ISSUER_VARIABLES {
@@ -351,7 +389,10 @@ impl Config {
                     }
                 }
                 match file::read(Path::new(&path), &defaults, allow_http) {
-                    Ok(file) => (file.issuers, file.routes),
+                    Ok(file) => {
+                        file_cedar = file.cedar.map(|table| (path.clone(), table));
+                        (file.issuers, file.routes)
+                    }
                     Err(messages) => {
                         for message in messages {
                             vars.problem("CONFIG_FILE", message);
@@ -455,6 +496,36 @@ impl Config {
             parse_bounded(v, 16, 1_000_000)
         });
 
+        #[cfg(feature = "cedar")]
+        let cedar = {
+            let lookup = |name: &str| vars.get(name);
+            match crate::cedar::from_settings(&lookup, file_cedar, &issuers, &scope_claims) {
+                Ok(engine) => engine.map(std::sync::Arc::new),
+                Err(problems) => {
+                    for (variable, message) in problems {
+                        vars.problem(variable, message);
+                    }
+                    None
+                }
+            }
+        };
+        // Cedar decisions differ per route, as route rules' do (see the check above).
+        #[cfg(feature = "cedar")]
+        if cedar.is_some()
+            && route_rules.is_empty()
+            && vars.get("HTTP_API_RESPONSE").is_some()
+            && http_api_response == HttpApiResponse::Simple
+            && identity_source.route_key_index().is_none()
+        {
+            vars.problem("HTTP_API_RESPONSE", SIMPLE_NEEDS_ROUTE_KEY.to_owned());
+        }
+        #[cfg(not(feature = "cedar"))]
+        if vars.get("CEDAR_POLICIES").is_some() || file_cedar.is_some() {
+            vars.problem(
+                "CEDAR_POLICIES",
+                "this build has no Cedar support: build with `--features cedar`".to_owned(),
+            );
+        }
         let config = Config {
             issuers,
             max_token_bytes,
@@ -473,6 +544,8 @@ impl Config {
             usage_identifier_claim,
             dpop_proof_max_age: Duration::from_secs(dpop_proof_max_age),
             dpop_replay_cache_size,
+            #[cfg(feature = "cedar")]
+            cedar,
         };
         // `cnf` is always captured, beside at most `MAX_CAPTURED_CLAIMS` configured claims.
         if config.captured_claims().len() > MAX_CAPTURED_CLAIMS + 1 {
@@ -662,6 +735,7 @@ pub(crate) struct IssuerSpec {
     pub(crate) client_ids: Option<Vec<String>>,
     pub(crate) jwks_file: Option<String>,
     pub(crate) require_sender_constraint: Option<bool>,
+    pub(crate) groups_claim: Option<String>,
 }
 
 impl IssuerSpec {
@@ -891,6 +965,7 @@ impl IssuerSpec {
             require_sender_constraint: self
                 .require_sender_constraint
                 .unwrap_or(defaults.require_sender_constraint),
+            groups_claim: self.groups_claim,
         })
     }
 }
