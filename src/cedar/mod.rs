@@ -150,8 +150,7 @@ impl Engine {
         Ok(self.verdict(&request, &self.model.action(action)))
     }
 
-    /// Every known route (and `extra`, when it names another action), with the policies that
-    /// decided each.
+    /// Every known route, with the policies that decided each.
     ///
     /// # Errors
     /// As [`Engine::compile`].
@@ -181,11 +180,6 @@ impl Engine {
             })
             .collect();
         Ok(explained)
-    }
-
-    /// The issuer index of a configured issuer name, for `policy explain --claims`.
-    pub fn issuer_index(&self, prefix: &str) -> Option<usize> {
-        self.issuers.iter().position(|i| i.prefix == prefix)
     }
 
     /// The principal, entities and context of a token: what every route's request shares.
