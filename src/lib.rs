@@ -15,12 +15,16 @@
 //! - [`introspection`]: OAuth token introspection (RFC 7662) for opaque tokens and revocation,
 //!   cached, one call per token at a time, and rate-limited per issuer.
 //! - [`issuer`]: a development issuer that mints tokens (for `serve`, `token` and tests).
+//! - `cedar` (feature `cedar`): Cedar policies evaluated per token and compiled into the one
+//!   cached IAM policy.
 //! - [`token`] and [`events`]: the parsers of attacker-controlled bytes, public so that the fuzz
 //!   targets (`fuzz/`) can drive them directly.
 #![deny(missing_docs)]
 
 mod algorithm;
 mod binding;
+#[cfg(feature = "cedar")]
+pub mod cedar;
 mod claims;
 mod config;
 mod dpop;

@@ -138,6 +138,7 @@ fn write_decision(
             event,
             kid = decision.kid.as_str(),
             sub = decision.sub.as_str(),
+            policy = decision.policy,
             latency_us,
             "authorization"
         );

@@ -451,12 +451,15 @@ pub fn write_simple(out: &mut Vec<u8>, authorized: bool, grant: Option<&Grant<'_
 // cached authorization; this is a few `extend_from_slice`s. The output is byte for byte what
 // `serde_json::to_writer` wrote (compact, same key order, same escapes); `policy/tests.rs` checks
 // the escaping against serde_json's.
-const POLICY_DOCUMENT: &[u8] = br#","policyDocument":{"Version":"2012-10-17","Statement":["#;
-const STATEMENT_ALLOW: &[u8] = br#"{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"#;
-const STATEMENT_DENY: &[u8] = br#"{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"#;
+pub(crate) const POLICY_DOCUMENT: &[u8] =
+    br#","policyDocument":{"Version":"2012-10-17","Statement":["#;
+pub(crate) const STATEMENT_ALLOW: &[u8] =
+    br#"{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"#;
+pub(crate) const STATEMENT_DENY: &[u8] =
+    br#"{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"#;
 
 /// `"{api}/{stage}/*/*"`: every method and path of the stage.
-fn write_stage(out: &mut Vec<u8>, arn: MethodArn<'_>) {
+pub(crate) fn write_stage(out: &mut Vec<u8>, arn: MethodArn<'_>) {
     out.push(b'"');
     write_str_contents(out, arn.api);
     out.push(b'/');
@@ -515,7 +518,7 @@ impl DeniedRoutes<'_> {
 /// The authorizer context: `scope`, then the configured claims. API Gateway accepts only strings,
 /// numbers and booleans, so objects and arrays are passed as their JSON text and nulls are dropped.
 /// Strings, numbers and booleans are copied as the token wrote them (they are valid JSON).
-fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
+pub(crate) fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
     out.push(b'{');
     let mut first = true;
     let mut key = |out: &mut Vec<u8>, name: &str| {
@@ -565,7 +568,7 @@ fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
 }
 
 /// Writes `s` as a JSON string.
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     write_str_contents(out, s);
     out.push(b'"');
@@ -574,7 +577,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Writes `s` escaped for the inside of a JSON string, exactly as serde_json escapes it: `"`, `\`
 /// and the control characters below 0x20 (`\b \f \n \r \t` by name, the others as `\u00xx`);
 /// everything else, DEL and non-ASCII included, as is.
-fn write_str_contents(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str_contents(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Almost every string here (ARN parts, subjects, scopes, claim names) needs no escape. This
     // scan has no early exit, so the compiler vectorizes it; then one copy.

@@ -79,5 +79,6 @@ fn decision(outcome: Outcome, reject: Option<Reject>) -> Decision {
         kid: Default::default(),
         sub: Default::default(),
         cache_hit: false,
+        policy: None,
     }
 }

@@ -13,6 +13,8 @@ use std::path::Path;
 pub(crate) struct ConfigFile {
     pub(crate) issuers: Vec<IssuerConfig>,
     pub(crate) routes: Vec<RouteRule>,
+    /// The `[cedar]` table, checked by `crate::cedar` (issue 18).
+    pub(crate) cedar: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -22,6 +24,8 @@ struct FileSpec {
     issuer: Vec<IssuerSpec>,
     #[serde(default, alias = "routes")]
     route: Vec<RouteSpec>,
+    #[serde(default)]
+    cedar: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -138,7 +142,11 @@ pub(crate) fn read(
         }
     }
     if problems.is_empty() {
-        Ok(ConfigFile { issuers, routes })
+        Ok(ConfigFile {
+            issuers,
+            routes,
+            cedar: spec.cedar,
+        })
     } else {
         Err(problems)
     }

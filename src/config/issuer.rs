@@ -54,6 +54,9 @@ pub struct IssuerConfig {
     /// `INTROSPECT` and the `INTROSPECTION_*` variables (the file's `[issuer.introspection]`):
     /// whether and how tokens are introspected (RFC 7662).
     pub introspection: IntrospectionSettings,
+    /// The file's `groups_claim`: the claim whose strings are the principal's Cedar groups
+    /// (default `CEDAR_GROUPS_CLAIM`, else `cognito:groups` for a user pool, `groups` otherwise).
+    pub groups_claim: Option<String>,
 }
 
 impl IssuerConfig {

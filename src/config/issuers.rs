@@ -31,16 +31,28 @@ const ENV_ISSUER_VARIABLES: [&str; 16] = [
     "INTROSPECTION_MAX_CALLS_PER_SECOND",
 ];
 
-/// The issuers, from `CONFIG_FILE` when it is set (with its route rules), else the single issuer
-/// of the environment.
+/// What the issuers' source gave: the issuers, and from `CONFIG_FILE` its route rules and its
+/// `[cedar]` table (with the file's path as shown).
+pub(super) struct Issuers {
+    pub(super) issuers: Vec<IssuerConfig>,
+    pub(super) routes: Vec<RouteRule>,
+    pub(super) cedar_table: Option<(String, serde_json::Value)>,
+}
+
+/// The issuers, from `CONFIG_FILE` when it is set, else the single issuer of the environment.
 pub(super) fn read_issuers(
     vars: &mut Vars<'_>,
     defaults: &IssuerDefaults,
     allow_http: bool,
-) -> (Vec<IssuerConfig>, Vec<RouteRule>) {
+) -> Issuers {
+    let mut read = Issuers {
+        issuers: Vec::new(),
+        routes: Vec::new(),
+        cedar_table: None,
+    };
     let Some(path) = vars.get("CONFIG_FILE") else {
-        let issuer = env_issuer(vars, defaults, allow_http);
-        return (issuer.into_iter().collect(), Vec::new());
+        read.issuers.extend(env_issuer(vars, defaults, allow_http));
+        return read;
     };
     for variable in ENV_ISSUER_VARIABLES {
         if vars.get(variable).is_some() {
@@ -51,14 +63,18 @@ pub(super) fn read_issuers(
         }
     }
     match file::read(Path::new(&path), defaults, allow_http) {
-        Ok(file) => (file.issuers, file.routes),
+        Ok(file) => {
+            read.issuers = file.issuers;
+            read.routes = file.routes;
+            read.cedar_table = file.cedar.map(|table| (path, table));
+        }
         Err(messages) => {
             for message in messages {
                 vars.problem("CONFIG_FILE", message);
             }
-            (Vec::new(), Vec::new())
         }
     }
+    read
 }
 
 /// The single issuer of `TOKEN_ISSUER`, `JWKS_URI` and `AUDIENCE` (and its optional variables).

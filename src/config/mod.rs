@@ -4,10 +4,11 @@
 //! In parts: [`sources`] (the variable lookup that collects problems), [`transport`] (how keys are
 //! fetched), [`issuers`], [`issuer`] and [`spec`] (the trusted issuers, one as checked, and the
 //! rules that check it; [`field`] names what a problem is about), [`file`]
-//! (`CONFIG_FILE`), [`introspection`] (an issuer's RFC 7662 settings), [`answer`] (the answer, the route rules and the cache key), and
+//! (`CONFIG_FILE`), [`cedar`] (Cedar policies), [`introspection`] (an issuer's RFC 7662 settings), [`answer`] (the answer, the route rules and the cache key), and
 //! [`variables`] (the table of every variable).
 
 mod answer;
+mod cedar;
 mod field;
 mod file;
 mod introspection;
@@ -21,6 +22,7 @@ mod variables;
 pub use crate::claims::TokenUse;
 pub(crate) use answer::SIMPLE_NEEDS_ROUTE_KEY;
 pub use answer::{HttpApiResponse, RejectMode};
+pub use cedar::CedarPolicies;
 pub use introspection::{IntrospectMode, IntrospectionSettings};
 pub use issuer::{IssuerConfig, JwksSource};
 pub use transport::{Transport, is_loopback};
@@ -68,6 +70,9 @@ pub struct Config {
     pub dpop_proof_max_age: Duration,
     /// `DPOP_REPLAY_CACHE_SIZE`: how many DPoP proof `jti`s this instance remembers.
     pub dpop_replay_cache_size: usize,
+    /// `CEDAR_POLICIES` and its companions (or `CONFIG_FILE`'s `[cedar]`): the loaded policies
+    /// (`()` in a build without the `cedar` feature).
+    pub cedar: CedarPolicies,
 }
 
 /// One configuration problem: which variable, and what is wrong with it.
@@ -118,12 +123,13 @@ impl Config {
 
         let transport = Transport::from_vars(&mut vars);
         let defaults = IssuerDefaults::from_vars(&mut vars);
-        let (issuers, file_routes) =
-            issuers::read_issuers(&mut vars, &defaults, transport.allow_http);
+        let read = issuers::read_issuers(&mut vars, &defaults, transport.allow_http);
         let max_token_bytes = vars.parse("MAX_TOKEN_BYTES", 16 * 1024, |v| {
             parse_bounded(v, 256, 1 << 20)
         });
-        let answer = Answer::from_vars(&mut vars, file_routes);
+        let answer = Answer::from_vars(&mut vars, read.routes);
+        let issuers = read.issuers;
+        let cedar = cedar::read(&mut vars, read.cedar_table, &issuers, &answer);
         let verified_token_cache_size = vars.parse("VERIFIED_TOKEN_CACHE_SIZE", 10_000, |v| {
             parse_bounded(v, 0, 1_000_000)
         });
@@ -149,6 +155,7 @@ impl Config {
             usage_identifier_claim: answer.usage_identifier_claim,
             dpop_proof_max_age: Duration::from_secs(dpop_proof_max_age),
             dpop_replay_cache_size,
+            cedar,
         };
         // `cnf` is always captured, beside at most `MAX_CAPTURED_CLAIMS` configured claims.
         if config.captured_claims().len() > MAX_CAPTURED_CLAIMS + 1 {

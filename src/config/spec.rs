@@ -89,6 +89,7 @@ pub(crate) struct IssuerSpec {
     pub(crate) jwks_file: Option<String>,
     pub(crate) require_sender_constraint: Option<bool>,
     pub(crate) introspection: Option<IntrospectionSpec>,
+    pub(crate) groups_claim: Option<String>,
 }
 
 /// The refresh timing of an issuer, in seconds, once checked.
@@ -165,6 +166,7 @@ impl IssuerSpec {
         }
         Some(IssuerConfig {
             introspection,
+            groups_claim: self.groups_claim,
             name: name?,
             issuer: issuer?,
             jwks: jwks?,

@@ -197,4 +197,35 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "50",
         "Calls for tokens not in the cache, per issuer and instance; the excess is refused (introspection_rate_limited)",
     ),
+    // Cedar policies (issue 18, feature `cedar`).
+    (
+        "CEDAR_POLICIES",
+        "(none)",
+        "A .cedar file, or a folder of them: Cedar policies evaluated for every known route at a cache miss and compiled into the one cached policy",
+    ),
+    (
+        "CEDAR_SCHEMA",
+        "(none)",
+        "A Cedar schema (human format, or JSON by .json) the policies are validated against at start-up",
+    ),
+    (
+        "CEDAR_NAMESPACE",
+        "(the schema's)",
+        "Namespace of the User, UserGroup, Application and Action types, as in Verified Permissions (PetStore)",
+    ),
+    (
+        "CEDAR_ROUTES",
+        "(none)",
+        "The API's routes, `;`-separated: `GET /pets; GET /pets/{petId}` (besides API_DEFINITION's; default: the schema's actions)",
+    ),
+    (
+        "API_DEFINITION",
+        "(none)",
+        "An OpenAPI 3 document (YAML, or JSON by .json) whose operations are the API's routes",
+    ),
+    (
+        "CEDAR_GROUPS_CLAIM",
+        "groups",
+        "The claim whose strings are the principal's groups (Cognito user pools: cognito:groups)",
+    ),
 ];

@@ -153,6 +153,10 @@ pub struct TokenArgs {
     /// The `kid` header (default: the key's own, as `serve` publishes it).
     #[arg(long)]
     pub kid: Option<String>,
+    /// Another claim, `NAME=VALUE` (repeatable): JSON when it parses as JSON, else a string, as
+    /// in `--claim groups='["admins"]' --claim email=ann@example.com`.
+    #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = dev_issuer::parse_claim)]
+    pub claims: Vec<(String, serde_json::Value)>,
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
@@ -198,6 +202,7 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
         subject: args.sub.clone(),
         scope: args.scope.clone(),
         ttl_seconds: args.ttl,
+        extra: args.claims.clone(),
     };
     for _ in 0..args.count {
         let token = dev_issuer::mint(&key, &spec)?;
@@ -441,6 +446,7 @@ fn print_banner(
                 subject: "dev-user".to_owned(),
                 scope: "read:pets".to_owned(),
                 ttl_seconds: TOKEN_TTL_SECONDS,
+                extra: Vec::new(),
             };
             let token = dev_issuer::mint(key, &spec)?;
             let pets = format!("{base}/pets");

@@ -69,6 +69,9 @@ pub struct Decision {
     pub sub: ArrayString<128>,
     /// The signature check was answered by the verified-token cache (a metric).
     pub cache_hit: bool,
+    /// The Cedar policy that denied the called route (`none`: no policy permitted it), when
+    /// Cedar policies denied it. A configured id, never text from the token.
+    pub policy: Option<&'static str>,
 }
 
 impl Decision {
@@ -82,6 +85,7 @@ impl Decision {
             kid: ArrayString::new(),
             sub: ArrayString::new(),
             cache_hit: false,
+            policy: None,
         }
     }
 }

@@ -5,7 +5,7 @@ import { parseIdentitySource } from './identity';
  * How one construct property becomes one environment variable of the authorizer.
  *
  * `T` is the property's TypeScript type; `encode` writes it the way the authorizer's
- * configuration reader (src/config/mod.rs) parses the variable.
+ * configuration reader (src/config/) parses the variable.
  */
 export interface VariableBinding<T> {
   /** The environment variable, exactly as the authorizer reads it. */
@@ -189,6 +189,18 @@ export const AUTHORIZER_VARIABLES = {
   introspectionTimeout: milliseconds('INTROSPECTION_TIMEOUT_MS'),
   /** Introspection calls for tokens not in the cache, per issuer and instance; the excess is refused. Default 50. */
   introspectionMaxCallsPerSecond: count('INTROSPECTION_MAX_CALLS_PER_SECOND'),
+  /** A `.cedar` file or a folder of them, shipped with the function or in a layer (`/opt/cedar/policies`): Cedar policies evaluated for every route at a cache miss and compiled into the one cached policy. */
+  cedarPolicies: text('CEDAR_POLICIES'),
+  /** A Cedar schema (human format, or JSON by `.json`) the policies are validated against at start-up. */
+  cedarSchema: text('CEDAR_SCHEMA'),
+  /** The namespace of the `User`, `UserGroup`, `Application` and `Action` types (default: the schema's). */
+  cedarNamespace: text('CEDAR_NAMESPACE'),
+  /** The API's routes for Cedar, `;`-separated: `GET /pets; GET /pets/{petId}`. */
+  cedarRoutes: text('CEDAR_ROUTES'),
+  /** An OpenAPI 3 document (YAML, or JSON by `.json`) whose operations are the API's routes for Cedar. */
+  apiDefinition: text('API_DEFINITION'),
+  /** The claim whose strings are the principal's Cedar groups (default `groups`; Cognito user pools: `cognito:groups`). */
+  cedarGroupsClaim: text('CEDAR_GROUPS_CLAIM'),
   /** `stage` (default): Allow the whole stage, right under API Gateway's policy cache; `method`: only the called route (needs TTL 0: the helpers enforce it). */
   policyResource: oneOf('POLICY_RESOURCE', 'stage', 'method'),
   /** Routes that need scopes; a token without them gets an explicit Deny (403) on exactly those routes. */

@@ -73,6 +73,12 @@ describe('construct properties and the authorizer variables cannot drift', () =>
       introspectionFailOpen: true,
       introspectionTimeout: Duration.seconds(1),
       introspectionMaxCallsPerSecond: 20,
+      cedarPolicies: '/opt/cedar/policies',
+      cedarSchema: '/opt/cedar/schema.cedarschema',
+      cedarNamespace: 'PetStore',
+      cedarRoutes: 'GET /pets; GET /pets/{petId}',
+      apiDefinition: '/opt/cedar/openapi.yaml',
+      cedarGroupsClaim: 'roles',
     } satisfies Required<AuthorizerSettings>;
     const environment = environmentFor(everything);
     expect(Object.keys(environment).sort()).toEqual(bindings.map(([, b]) => b.variable).sort());

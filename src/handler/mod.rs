@@ -6,13 +6,22 @@
 //! Decoding happens in stack buffers and parsing borrows from them, so a typical token costs no
 //! heap allocation until the caller serializes the answer.
 
+mod cedar;
+mod introspect;
+
+#[cfg(feature = "cedar")]
+use cedar::CedarCall;
+#[cfg(not(feature = "cedar"))]
+use cedar::NothingRemembered;
+use cedar::Remembered;
+
 use crate::algorithm::Algorithm;
 use crate::binding::{self, SenderChecks};
 use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
-use crate::introspection::{self, IntrospectMode, Introspector};
+use crate::introspection::{self, Introspector};
 
 use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::{KeyStore, Schedule};
@@ -207,7 +216,7 @@ impl Authorizer {
         let verified = match arn {
             // A simple response is a yes or no for this route alone: under route rules API
             // Gateway may only cache it per route.
-            Some(_) if simple && !self.config.route_rules.is_empty() && !event.cached_per_route => {
+            Some(_) if simple && self.decides_per_route() && !event.cached_per_route => {
                 explain_unsafe_cache_key(&self.config, UnsafeCache::SimpleWithoutRouteKey);
                 Err(Reject::UnsafeCacheKey)
             }
@@ -285,88 +294,6 @@ impl Authorizer {
         }
     }
 
-    /// Answers for an opaque token from its active introspection answer: the answer's claims
-    /// (RFC 7662 §2.2 uses the JWT claim names) are checked exactly as a verified JWT's.
-    #[allow(clippy::too_many_arguments)]
-    fn verify_introspected(
-        &self,
-        index: usize,
-        json: &str,
-        token: (Scheme, &str),
-        call: Call<'_>,
-        now: u64,
-        out: &mut Vec<u8>,
-        decision: &mut Decision,
-    ) -> Result<Outcome, Reject> {
-        let claims = claims::parse(json.as_bytes(), &self.rules)?;
-        // RFC 7662 §2.2 `iss`: when the answer names an issuer, it must be the one we asked.
-        if claims
-            .iss
-            .as_deref()
-            .is_some_and(|iss| iss != self.issuers[index].issuer)
-        {
-            return Err(Reject::UnknownIssuer);
-        }
-        self.grant(index, &claims, token, call, now, out, decision)
-    }
-
-    /// Under `INTROSPECT=always`, asks the issuer whether a locally verified JWT is still active
-    /// (revocation, RFC 7009); the answer already written is withdrawn when it is not.
-    async fn recheck(
-        &self,
-        call: Call<'_>,
-        outcome: Outcome,
-        out: &mut Vec<u8>,
-        decision: &mut Decision,
-    ) -> Result<Outcome, Reject> {
-        let Some((index, introspector)) = &self.introspector else {
-            return Ok(outcome);
-        };
-        if introspector.mode() != IntrospectMode::Always
-            || decision.issuer != Some(*index)
-            || !self.introspects_jwt(call)
-        {
-            return Ok(outcome);
-        }
-        let Some(Ok((_, raw))) = call.authorization.map(token::credential) else {
-            return Ok(outcome);
-        };
-        let answer = Box::pin(introspector.introspect(raw)).await;
-        let refusal = match answer {
-            introspection::Answer::Active(_) => return Ok(outcome),
-            introspection::Answer::Unavailable(_) | introspection::Answer::RateLimited
-                if introspector.fail_open() =>
-            {
-                introspector.record_fail_open();
-                return Ok(outcome);
-            }
-            other => introspection::refusal(&other),
-        };
-        out.clear();
-        decision.sub.clear();
-        Err(refusal)
-    }
-
-    /// Whether `INTROSPECT=always` applies to this call. Route rules with `introspect = true`
-    /// narrow it to their routes, but only where the answer covers the called route alone (a
-    /// simple response, or `POLICY_RESOURCE=method`): a stage-wide Allow, which API Gateway may
-    /// cache and reuse on any route, is always introspected first.
-    fn introspects_jwt(&self, call: Call<'_>) -> bool {
-        let rules = &self.config.route_rules;
-        if !rules.iter().any(|r| r.introspect) {
-            return true;
-        }
-        let route_scoped =
-            call.simple || self.config.resource_mode == crate::policy::ResourceMode::Method;
-        !route_scoped
-            || rules.iter().filter(|r| r.introspect).any(|r| {
-                r.covers(call.arn.method, call.arn.path)
-                    || call
-                        .route
-                        .is_some_and(|route| r.covers_route(call.arn, route))
-            })
-    }
-
     /// One synchronous pass over the token: the answer, or the refresh it must wait for first.
     fn verify_now(
         &self,
@@ -389,7 +316,8 @@ impl Authorizer {
         truncate_into(&mut decision.kid, &header.kid);
         // Unverified until the signature is checked, but only its `iss` is used before that: to
         // pick the issuer whose keys must verify it.
-        let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
+        let payload = payload_buf.decode(segments.payload)?;
+        let claims = claims::parse(payload, &self.rules)?;
         let index = claims
             .iss
             .as_deref()
@@ -412,9 +340,10 @@ impl Authorizer {
         }
         let digest = self.verified.digest(raw);
         let digest = digest.as_ref();
+        let mut remembered = Remembered::default();
         // The signature is only decoded when it has to be checked: a cache hit skips both.
         let (verified_by, cache_hit) = match keys.find(&header.kid) {
-            Some(key) if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) => {
+            Some(key) if digest.is_some_and(|d| self.cached(d, key, &mut remembered)) => {
                 (*key.fingerprint(), true)
             }
             Some(key) => {
@@ -432,23 +361,33 @@ impl Authorizer {
         };
         drop(keys);
         decision.cache_hit = cache_hit;
-        let outcome = self.grant(index, &claims, (scheme, raw), call, now, out, decision)?;
-        if let Some(digest) = digest
-            && !cache_hit
-        {
-            self.verified.remember(*digest, verified_by);
-        }
-        Ok(outcome)
+        let verified = Verified {
+            payload,
+            remembered,
+            remember: digest.map(|d| (*d, verified_by)),
+        };
+        Ok(self.grant(
+            index,
+            &claims,
+            (scheme, raw),
+            verified,
+            call,
+            now,
+            out,
+            decision,
+        )?)
     }
 
     /// Checks a verified token's claims (a JWT's, or an active introspection answer's) with the
-    /// rules of the `index`-th issuer, and writes the answer.
+    /// rules of the `index`-th issuer, writes the answer, and has the verified-token cache
+    /// remember the token (with its Cedar decisions).
     #[allow(clippy::too_many_arguments)]
     fn grant(
         &self,
         index: usize,
         claims: &claims::Claims<'_>,
         (scheme, raw): (Scheme, &str),
+        verified: Verified<'_>,
         call: Call<'_>,
         now: u64,
         out: &mut Vec<u8>,
@@ -489,6 +428,22 @@ impl Authorizer {
             context: &captured[..self.config.context_claims.len()],
             claims: captured,
         };
+        #[cfg(feature = "cedar")]
+        if let Some(engine) = &self.config.cedar {
+            let cedar = CedarCall {
+                engine,
+                issuer: index,
+                verified,
+            };
+            return self.answer_cedar(cedar, &grant, call, out, decision);
+        }
+        #[cfg(not(feature = "cedar"))]
+        let NothingRemembered = verified.remembered;
+        if let Some((digest, key)) = verified.remember
+            && !decision.cache_hit
+        {
+            self.verified.remember(digest, key);
+        }
         let denied = grant.denies_called_route(&self.config.route_rules);
         if call.simple {
             policy::write_simple(out, !denied, Some(&grant));
@@ -506,6 +461,18 @@ impl Authorizer {
             Outcome::Allow
         })
     }
+}
+
+/// What the verification of a token leaves for its answer.
+struct Verified<'a> {
+    /// The token's decoded payload (verified), or an introspection answer's claims: what Cedar
+    /// policies read.
+    #[cfg_attr(not(feature = "cedar"), allow(dead_code))]
+    payload: &'a [u8],
+    /// What the verified-token cache held beside the key (Cedar decisions).
+    remembered: Remembered,
+    /// The token's digest and the key that verified it, when the verified-token cache is on.
+    remember: Option<(crate::verified::TokenDigest, crate::keyset::Fingerprint)>,
 }
 
 /// What a verification needs of the event.
