@@ -5,12 +5,11 @@
 //! ordinary bearer token without `cnf` (one branch).
 
 use crate::claims::IssuerRules;
-use crate::config::Config;
 use crate::dpop::{self, Replays};
 use crate::events::Possession;
 use crate::json::CowStr;
 use crate::mtls;
-use crate::reject::Reject;
+use crate::report::Reject;
 use crate::token::Scheme;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -60,11 +59,12 @@ pub(crate) struct SenderChecks {
 }
 
 impl SenderChecks {
-    /// The checks a configuration asks for.
-    pub(crate) fn from_config(config: &Config) -> Self {
+    /// Checks that remember `replay_cache_size` DPoP proofs, and accept proofs up to
+    /// `proof_max_age` old (`DPOP_REPLAY_CACHE_SIZE`, `DPOP_PROOF_MAX_AGE_SECONDS`).
+    pub(crate) fn new(replay_cache_size: usize, proof_max_age: std::time::Duration) -> Self {
         SenderChecks {
-            replays: Replays::new(config.dpop_replay_cache_size),
-            max_age: config.dpop_proof_max_age.as_secs(),
+            replays: Replays::new(replay_cache_size),
+            max_age: proof_max_age.as_secs(),
         }
     }
 

@@ -4,9 +4,8 @@
 //! Parsing happens before the signature check, because the unverified `iss` picks the issuer whose
 //! keys verify the token; nothing parsed is trusted until [`validate`] runs after that check.
 
-use crate::config::{Config, IssuerConfig, TokenUse};
 use crate::json::CowStr;
-use crate::reject::Reject;
+use crate::report::Reject;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -28,13 +27,17 @@ pub const CNF: &str = "cnf";
 /// A set of issuers, bit `i` for the `i`-th configured issuer.
 pub type IssuerSet = u64;
 
+/// At most this many issuers: each has its bit in an [`IssuerSet`].
+pub const MAX_ISSUERS: usize = 64;
+const _: () = assert!(MAX_ISSUERS <= IssuerSet::BITS as usize);
+
 /// What the payload parser needs, built once from the configuration.
 #[derive(Clone, Debug)]
 pub struct Rules {
     /// Every accepted audience (Cognito client ids included), with the issuers that accept it:
     /// `aud` is checked while it is read, before the issuer is known.
     audiences: Vec<(String, IssuerSet)>,
-    /// Claims kept raw, by name: [`Config::context_claims`] first, then those rules need.
+    /// Claims kept raw, by name: the context claims first, then those rules need.
     pub captured: Vec<String>,
     /// The slots in `captured` of `SCOPE_CLAIMS`, in their order.
     scope_slots: Vec<usize>,
@@ -47,28 +50,33 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The parse rules a configuration asks for.
-    pub fn from_config(config: &Config) -> Self {
+    /// The parse rules for issuers accepting these audiences (in configuration order), keeping
+    /// the `captured` claims raw (which include the scope claims and the usage identifier claim).
+    pub fn new<'a>(
+        issuer_audiences: impl Iterator<Item = &'a [String]>,
+        captured: Vec<String>,
+        scope_claims: &[String],
+        usage_identifier_claim: Option<&str>,
+    ) -> Self {
         let mut audiences: Vec<(String, IssuerSet)> = Vec::new();
-        for (i, issuer) in config.issuers.iter().enumerate() {
-            for audience in &issuer.audiences {
+        for (i, issuer_audiences) in issuer_audiences.enumerate() {
+            for audience in issuer_audiences {
                 match audiences.iter_mut().find(|(a, _)| a == audience) {
                     Some((_, issuers)) => *issuers |= 1 << i,
                     None => audiences.push((audience.clone(), 1 << i)),
                 }
             }
         }
-        let captured = config.captured_claims();
-        let slot = |name: &String| {
+        let slot = |name: &str| {
             captured
                 .iter()
                 .position(|c| c == name)
                 .expect("scope and usage identifier claims are captured")
         };
         Rules {
-            cnf_slot: slot(&CNF.to_owned()),
-            scope_slots: config.scope_claims.iter().map(slot).collect(),
-            usage_slot: config.usage_identifier_claim.as_ref().map(slot),
+            cnf_slot: slot(CNF),
+            scope_slots: scope_claims.iter().map(|c| slot(c)).collect(),
+            usage_slot: usage_identifier_claim.map(slot),
             captured_fields: captured_fields(&captured),
             audiences,
             captured,
@@ -99,6 +107,44 @@ fn captured_fields(captured: &[String]) -> u16 {
         .fold(0, |bits, field| bits | 1 << field as u32)
 }
 
+/// What a Cognito user pool's tokens must be (`token_use`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Access tokens: `token_use` is `access`, `client_id` one of the client ids.
+    Access,
+    /// ID tokens: `token_use` is `id`, `aud` one of the client ids.
+    Id,
+    /// Either, each checked as above.
+    Any,
+}
+
+impl TokenUse {
+    /// Reads `access`, `id` or `any`.
+    pub(crate) fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "access" => Ok(TokenUse::Access),
+            "id" => Ok(TokenUse::Id),
+            "any" => Ok(TokenUse::Any),
+            _ => Err(format!("{value:?}: use `access`, `id` or `any`")),
+        }
+    }
+}
+
+/// What one issuer's configuration asks of its tokens' claims.
+#[derive(Clone, Copy, Debug)]
+pub struct IssuerClaims<'a> {
+    /// Leeway for `exp`, `nbf` and `iat`, in seconds.
+    pub leeway_seconds: u64,
+    /// Set for a Cognito user pool: the `token_use` accepted.
+    pub cognito: Option<TokenUse>,
+    /// The accepted audiences (a Cognito pool's app client ids).
+    pub audiences: &'a [String],
+    /// Claims a token must carry besides `exp` and `sub`.
+    pub required_claims: &'a [String],
+    /// Tokens without `cnf` are refused.
+    pub require_sender_constraint: bool,
+}
+
 /// One issuer's claim rules.
 #[derive(Clone, Debug)]
 pub struct IssuerRules {
@@ -118,7 +164,7 @@ pub struct IssuerRules {
 
 impl IssuerRules {
     /// The rules of the `index`-th issuer; `captured` is [`Rules::captured`].
-    pub fn new(index: usize, issuer: &IssuerConfig, captured: &[String]) -> Self {
+    pub fn new(index: usize, issuer: IssuerClaims<'_>, captured: &[String]) -> Self {
         let required = issuer
             .required_claims
             .iter()
@@ -137,7 +183,7 @@ impl IssuerRules {
             leeway_seconds: issuer.leeway_seconds,
             cognito: issuer.cognito,
             client_ids: if issuer.cognito.is_some() {
-                issuer.audiences.clone()
+                issuer.audiences.to_vec()
             } else {
                 Vec::new()
             },
@@ -412,6 +458,39 @@ enum Field {
     TokenUse,
 }
 
+/// Every registered claim read into a field, in discriminant order: their bits in [`Seen`].
+const FIELDS: [Field; 8] = [
+    Field::Iss,
+    Field::Sub,
+    Field::Aud,
+    Field::Exp,
+    Field::Nbf,
+    Field::Iat,
+    Field::ClientId,
+    Field::TokenUse,
+];
+
+/// The claims a payload has named so far, to refuse a repeated name: bit `field as u32` for the
+/// registered claims, bit `CAPTURED_BIT0 + slot` for the captured ones.
+pub(super) type Seen = u64;
+/// The bit of the first captured claim's slot in [`Seen`].
+pub(super) const CAPTURED_BIT0: u32 = 16;
+const _: () = {
+    let mut i = 0;
+    while i < FIELDS.len() {
+        assert!(FIELDS[i] as usize == i, "FIELDS lists the fields in order");
+        i += 1;
+    }
+    assert!(
+        FIELDS.len() <= CAPTURED_BIT0 as usize,
+        "fields overlap captured slots"
+    );
+    assert!(
+        CAPTURED_BIT0 as usize + CAPTURE_SLOTS <= Seen::BITS as usize,
+        "every captured slot needs a bit of Seen"
+    );
+};
+
 impl Field {
     fn from_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -451,7 +530,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         let mut claims = Claims::default();
         // One bit per registered claim and per context claim, to refuse repeated names: a token
         // with two `aud` or two `exp` could be read differently by another parser.
-        let mut seen = 0u64;
+        let mut seen: Seen = 0;
         let mut mark = |bit: u32| -> Result<(), A::Error> {
             if seen & (1 << bit) != 0 {
                 return Err(de::Error::custom("repeated claim"));
@@ -481,7 +560,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                 // A claim wanted in the context too: kept raw, then read from the raw text.
                 (field, Some(slot)) => {
                     let raw: &'de RawValue = map.next_value()?;
-                    mark(16 + slot as u32)?;
+                    mark(CAPTURED_BIT0 + slot as u32)?;
                     claims.captured[slot] = Some(raw);
                     if let Some(field) = field {
                         let mut de = serde_json::Deserializer::from_str(raw.get());

@@ -7,7 +7,7 @@
 
 use crate::algorithm::{Algorithm, KeyKind};
 use crate::json::CowStr;
-use crate::reject::Reject;
+use crate::report::Reject;
 use crate::token::{self, DecodeBuf};
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::signature::{RsaPublicKeyComponents, UnparsedPublicKey};

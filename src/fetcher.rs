@@ -2,7 +2,7 @@
 //! with OIDC discovery when no `JWKS_URI` is configured.
 
 use crate::algorithm::Algorithm;
-use crate::config::{Config, IssuerConfig, JwksSource, is_loopback};
+use crate::config::{IssuerConfig, JwksSource, Transport, is_loopback};
 use crate::keyset::{JwksError, KeySet, SkippedKey};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, HeaderMap};
@@ -118,6 +118,9 @@ pub enum ClientError {
         /// What went wrong.
         why: String,
     },
+    /// Introspection could not be set up.
+    #[error("token introspection: {0}")]
+    Introspection(String),
     /// reqwest refused the configuration.
     #[error("cannot build the HTTP client: {0}")]
     Build(#[from] reqwest::Error),
@@ -128,8 +131,8 @@ impl Fetcher {
     ///
     /// # Errors
     /// [`ClientError`] when `JWKS_CA_FILE` is unreadable or the TLS set-up fails.
-    pub fn client(config: &Config) -> Result<reqwest::Client, ClientError> {
-        let allow_http = config.allow_http;
+    pub fn client(transport: &Transport) -> Result<reqwest::Client, ClientError> {
+        let allow_http = transport.allow_http;
         // Redirects are followed a few times, and only to places we would have accepted as the
         // JWKS URI itself: a redirect must not downgrade the keys to plain http.
         // `previous()` holds every URL requested so far, the JWKS URI included: the n-th redirect
@@ -144,13 +147,21 @@ impl Fetcher {
                 attempt.error("redirect to plain http refused")
             }
         });
+        Ok(Self::builder(transport)?.redirect(redirects).build()?)
+    }
+
+    /// The client set-up every HTTP client of the authorizer shares: user agent, time limits,
+    /// connection pool, and the roots of `JWKS_CA_FILE`; without a redirect policy.
+    ///
+    /// # Errors
+    /// [`ClientError`] when `JWKS_CA_FILE` is unreadable.
+    pub(crate) fn builder(transport: &Transport) -> Result<reqwest::ClientBuilder, ClientError> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("jwt-authorizer/", env!("CARGO_PKG_VERSION")))
-            .redirect(redirects)
-            .connect_timeout(config.jwks_timeout)
-            .timeout(config.jwks_timeout)
+            .connect_timeout(transport.timeout)
+            .timeout(transport.timeout)
             .pool_idle_timeout(Duration::from_secs(50));
-        if let Some(path) = &config.jwks_ca_file {
+        if let Some(path) = &transport.ca_file {
             let ca_error = |why: String| ClientError::CaFile {
                 path: path.display().to_string(),
                 why,
@@ -165,19 +176,19 @@ impl Fetcher {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        Ok(builder.build()?)
+        Ok(builder)
     }
 
     /// The fetcher of one issuer's keys, over a [`Fetcher::client`].
-    pub fn new(client: reqwest::Client, config: &Config, issuer: &IssuerConfig) -> Self {
+    pub fn new(client: reqwest::Client, transport: &Transport, issuer: &IssuerConfig) -> Self {
         Fetcher {
             client,
             source: issuer.jwks.clone(),
             issuer: issuer.issuer.clone(),
             discovered: Mutex::new(None),
             algorithms: issuer.algorithms.clone(),
-            timeout: config.jwks_timeout,
-            max_bytes: config.jwks_max_bytes,
+            timeout: transport.timeout,
+            max_bytes: transport.max_bytes,
         }
     }
 

@@ -60,6 +60,8 @@ pub(crate) struct Scanner<'a> {
 
 /// How deep the scanner follows nested values before leaving the document to serde_json.
 const MAX_DEPTH: u32 = 64;
+// `skip_value` keeps one bit per open container in a `u64`.
+const _: () = assert!(MAX_DEPTH <= u64::BITS);
 
 /// How many bytes of a string [`Scanner::string`] reads word by word before leaving it to memchr.
 const SHORT: usize = 64;

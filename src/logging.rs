@@ -19,8 +19,7 @@
 //! authorizer adds to the runtime besides the RSA check). The Lambda loop runs without that layer
 //! and puts the request id, as `requestId`, on the lines that are written: see [`REQUEST_ID`].
 
-use crate::handler::{Decision, Outcome};
-use crate::reject::Reject;
+use crate::report::{Decision, Outcome, Reject};
 use std::io::IsTerminal;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -117,7 +116,7 @@ fn write_decision(
     request_id: Option<&str>,
 ) {
     let reason = decision.reject.map(Reject::as_str);
-    let event = decision.event.map(crate::events::EventKind::as_str);
+    let event = decision.event.map(crate::report::EventKind::as_str);
     let latency_us = latency.as_micros() as u64;
     if decision.outcome == Outcome::Allow {
         tracing::debug!(
@@ -139,6 +138,7 @@ fn write_decision(
             event,
             kid = decision.kid.as_str(),
             sub = decision.sub.as_str(),
+            policy = decision.policy,
             latency_us,
             "authorization"
         );

@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 use jwt_authorizer::logging::{self, Decisions, Stream};
 use jwt_authorizer::metrics::emf::EmfSink;
 use jwt_authorizer::shutdown;
-use jwt_authorizer::{Authorizer, Config, Outcome, Reject, UNAUTHORIZED, VARIABLES};
+use jwt_authorizer::{
+    Authorizer, Config, Observer, Outcome, Reject, UNAUTHORIZED, Unobserved, VARIABLES,
+};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use std::io::Read;
@@ -49,6 +51,28 @@ enum Command {
     /// The CloudWatch dashboard (dashboards/cloudwatch.json): print it, or put it in your account.
     #[command(subcommand)]
     Dashboards(Dashboards),
+    /// Cedar policies (CEDAR_POLICIES and the variables `serve` and Lambda read): check them, or
+    /// explain a token's decisions.
+    #[cfg(feature = "cedar")]
+    #[command(subcommand)]
+    Policy(Policy),
+}
+
+#[cfg(feature = "cedar")]
+#[derive(Subcommand)]
+enum Policy {
+    /// Validate the policies against the schema and lint the routes (no policy permits it, no
+    /// schema action, answers a cached policy may get wrong). Exit status 0 when valid, 2 if not.
+    Check,
+    /// For every route: allow or deny, and the ids of the policies that decided.
+    Explain {
+        /// A token whose claims to explain (read, not verified: a debugging aid).
+        #[arg(long, required_unless_present = "claims", conflicts_with = "claims")]
+        token: Option<String>,
+        /// A JSON file of claims (`iss` picks the issuer; the first one without it).
+        #[arg(long, value_name = "FILE")]
+        claims: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -167,17 +191,23 @@ fn main() -> ExitCode {
             #[cfg(feature = "local")]
             Command::Token(args) => token(&args),
             Command::Dashboards(command) => dashboards(command).await,
+            #[cfg(feature = "cedar")]
+            Command::Policy(command) => policy(command),
         }
     })
 }
 
-/// Loads the configuration and builds the authorizer, or explains why not (exit status 2).
-fn build_authorizer() -> Result<Arc<Authorizer>, ExitCode> {
+/// Loads the configuration and builds the authorizer, reporting to the observer that `observe`
+/// makes for the configuration, or explains why not (exit status 2).
+fn build_authorizer(
+    observe: impl FnOnce(&Config) -> Arc<dyn Observer>,
+) -> Result<Arc<Authorizer>, ExitCode> {
     let config = Config::from_env().map_err(|e| {
         eprintln!("authorizer: {e}\nRun `authorizer --help` for every variable.");
         ExitCode::from(2)
     })?;
-    let authorizer = Authorizer::from_config(config).map_err(|e| {
+    let observer = observe(&config);
+    let authorizer = Authorizer::with_observer(config, observer).map_err(|e| {
         eprintln!("authorizer: {e}");
         ExitCode::from(2)
     })?;
@@ -203,11 +233,15 @@ async fn run_lambda(started: Instant) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let authorizer = match build_authorizer() {
+    // The handles are registered against the EMF recorder, once, for the configured issuers.
+    let authorizer = match build_authorizer(|config| {
+        Arc::new(jwt_authorizer::metrics::install_handles(
+            &config.issuer_names(),
+        ))
+    }) {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
-    jwt_authorizer::metrics::install_handles(&authorizer.issuer_names());
     if !emf.config().flush_interval.is_zero() {
         // A metrics window is pending between flushes: have Lambda say when it retires us.
         watch_for_shutdown(&emf, &authorizer).await;
@@ -269,6 +303,92 @@ async fn watch_for_shutdown(emf: &Arc<EmfSink>, authorizer: &Arc<Authorizer>) {
     }
 }
 
+/// `authorizer policy check` and `authorizer policy explain`.
+#[cfg(feature = "cedar")]
+fn policy(command: Policy) -> ExitCode {
+    use jwt_authorizer::cedar::model::TokenClaims;
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("authorizer policy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(engine) = config.cedar.clone() else {
+        eprintln!(
+            "authorizer policy: CEDAR_POLICIES is not set (nor a [cedar] table in CONFIG_FILE)"
+        );
+        return ExitCode::from(2);
+    };
+    match command {
+        Policy::Check => {
+            println!(
+                "{} policies valid, {} routes",
+                engine.policy_count(),
+                engine.routes().list().len()
+            );
+            for warning in engine.warnings() {
+                println!("warning: {warning}");
+            }
+            ExitCode::SUCCESS
+        }
+        Policy::Explain { token, claims } => {
+            let payload = match (token, claims) {
+                (Some(token), _) => {
+                    use base64::Engine as _;
+                    let token = token.strip_prefix("Bearer ").unwrap_or(&token);
+                    let payload = token.split('.').nth(1).unwrap_or_default();
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(payload)
+                        .unwrap_or_default()
+                }
+                (None, Some(path)) => std::fs::read(&path).unwrap_or_else(|e| {
+                    eprintln!("authorizer policy explain: {}: {e}", path.display());
+                    Vec::new()
+                }),
+                (None, None) => Vec::new(),
+            };
+            let Ok(claims) = TokenClaims::parse(&payload) else {
+                eprintln!(
+                    "authorizer policy explain: the claims are not a JSON object (each member once)"
+                );
+                return ExitCode::from(2);
+            };
+            let issuer = match claims.get("iss") {
+                Some(jwt_authorizer::cedar::model::ClaimValue::String(iss)) => {
+                    config.issuers.iter().position(|i| &i.issuer == iss)
+                }
+                _ => Some(0),
+            };
+            let Some(issuer) = issuer else {
+                eprintln!("authorizer policy explain: `iss` is not a configured issuer");
+                return ExitCode::from(2);
+            };
+            match engine.explain(issuer, &claims) {
+                Ok(routes) => {
+                    for route in routes {
+                        let decision = if route.permitted { "allow" } else { "deny " };
+                        let by = if route.policies.is_empty() {
+                            "no policy permits it".to_owned()
+                        } else {
+                            route.policies.join(", ")
+                        };
+                        println!("{decision} {:<32} {by}", route.action);
+                        for error in route.errors {
+                            println!("      skipped: {error}");
+                        }
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(reject) => {
+                    eprintln!("authorizer policy explain: {}", reject.as_str());
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
 async fn invoke(event_path: &PathBuf) -> ExitCode {
     logging::init(Stream::Stderr, Decisions::All);
     let event = if event_path.as_os_str() == "-" {
@@ -287,7 +407,7 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let authorizer = match build_authorizer() {
+    let authorizer = match build_authorizer(|_| Arc::new(Unobserved)) {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };

@@ -5,7 +5,7 @@
 //! the handshake (so the caller holds its private key); what is left is that it is *this*
 //! certificate.
 
-use crate::reject::Reject;
+use crate::report::Reject;
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

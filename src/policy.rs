@@ -38,6 +38,10 @@ pub struct RouteRule {
     pub scopes: Vec<String>,
     /// Every one of these claims must contain every listed value (see [`claim_contains`]).
     pub claims: Vec<(String, Vec<String>)>,
+    /// `introspect = true` (CONFIG_FILE): under `INTROSPECT=always`, tokens are introspected for
+    /// this rule's routes; with such rules, only for them, when the answer covers the called
+    /// route alone (see `Authorizer::introspects_jwt`).
+    pub introspect: bool,
 }
 
 impl RouteRule {
@@ -67,6 +71,30 @@ impl RouteRule {
         issuers: Vec<String>,
         claims: Vec<(String, Vec<String>)>,
     ) -> Result<Self, String> {
+        Self::build(route, scopes, issuers, claims, false)
+    }
+
+    /// A rule as [`RouteRule::new`] whose routes are also introspected under `INTROSPECT=always`
+    /// (`introspect = true`); it may need nothing else.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the rule.
+    pub fn introspecting(
+        route: &str,
+        scopes: Vec<String>,
+        issuers: Vec<String>,
+        claims: Vec<(String, Vec<String>)>,
+    ) -> Result<Self, String> {
+        Self::build(route, scopes, issuers, claims, true)
+    }
+
+    fn build(
+        route: &str,
+        scopes: Vec<String>,
+        issuers: Vec<String>,
+        claims: Vec<(String, Vec<String>)>,
+        introspect: bool,
+    ) -> Result<Self, String> {
         let (method, path) = route
             .trim()
             .split_once(' ')
@@ -94,8 +122,11 @@ impl RouteRule {
             })
             .collect::<Vec<_>>()
             .join("/");
-        if scopes.is_empty() && claims.iter().all(|(_, values)| values.is_empty()) {
-            return Err("needs no scope and no claim value; add `scopes` or `claims`".into());
+        if !introspect && scopes.is_empty() && claims.iter().all(|(_, values)| values.is_empty()) {
+            return Err(
+                "needs no scope and no claim value; add `scopes`, `claims` or `introspect = true`"
+                    .into(),
+            );
         }
         if claims.iter().any(|(name, _)| name.is_empty()) {
             return Err("a claim name is empty".into());
@@ -112,6 +143,7 @@ impl RouteRule {
             issuers,
             scopes,
             claims,
+            introspect,
         })
     }
 
@@ -419,12 +451,15 @@ pub fn write_simple(out: &mut Vec<u8>, authorized: bool, grant: Option<&Grant<'_
 // cached authorization; this is a few `extend_from_slice`s. The output is byte for byte what
 // `serde_json::to_writer` wrote (compact, same key order, same escapes); `policy/tests.rs` checks
 // the escaping against serde_json's.
-const POLICY_DOCUMENT: &[u8] = br#","policyDocument":{"Version":"2012-10-17","Statement":["#;
-const STATEMENT_ALLOW: &[u8] = br#"{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"#;
-const STATEMENT_DENY: &[u8] = br#"{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"#;
+pub(crate) const POLICY_DOCUMENT: &[u8] =
+    br#","policyDocument":{"Version":"2012-10-17","Statement":["#;
+pub(crate) const STATEMENT_ALLOW: &[u8] =
+    br#"{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"#;
+pub(crate) const STATEMENT_DENY: &[u8] =
+    br#"{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"#;
 
 /// `"{api}/{stage}/*/*"`: every method and path of the stage.
-fn write_stage(out: &mut Vec<u8>, arn: MethodArn<'_>) {
+pub(crate) fn write_stage(out: &mut Vec<u8>, arn: MethodArn<'_>) {
     out.push(b'"');
     write_str_contents(out, arn.api);
     out.push(b'/');
@@ -483,7 +518,7 @@ impl DeniedRoutes<'_> {
 /// The authorizer context: `scope`, then the configured claims. API Gateway accepts only strings,
 /// numbers and booleans, so objects and arrays are passed as their JSON text and nulls are dropped.
 /// Strings, numbers and booleans are copied as the token wrote them (they are valid JSON).
-fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
+pub(crate) fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
     out.push(b'{');
     let mut first = true;
     let mut key = |out: &mut Vec<u8>, name: &str| {
@@ -533,7 +568,7 @@ fn write_context(out: &mut Vec<u8>, grant: &Grant<'_>) {
 }
 
 /// Writes `s` as a JSON string.
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     write_str_contents(out, s);
     out.push(b'"');
@@ -542,7 +577,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Writes `s` escaped for the inside of a JSON string, exactly as serde_json escapes it: `"`, `\`
 /// and the control characters below 0x20 (`\b \f \n \r \t` by name, the others as `\u00xx`);
 /// everything else, DEL and non-ASCII included, as is.
-fn write_str_contents(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str_contents(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Almost every string here (ARN parts, subjects, scopes, claim names) needs no escape. This
     // scan has no early exit, so the compiler vectorizes it; then one copy.

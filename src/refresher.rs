@@ -17,36 +17,12 @@
 use crate::config::IssuerConfig;
 use crate::fetcher::{Fetched, Fetcher};
 use crate::keyset::KeySet;
+use crate::report::{Attempt, Observer, Trigger, Unobserved};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-
-/// What caused a refresh; a metric label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// The fetch at start-up (Lambda's init phase).
-    Init,
-    /// The background task's schedule.
-    Interval,
-    /// An authorization found the set older than its refresh interval.
-    Stale,
-    /// A token named a kid we do not have.
-    KidMiss,
-}
-
-impl Trigger {
-    /// The metric label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Init => "init",
-            Trigger::Interval => "interval",
-            Trigger::Stale => "stale",
-            Trigger::KidMiss => "kid_miss",
-        }
-    }
-}
 
 /// The timing rules of the key store.
 #[derive(Clone, Copy, Debug)]
@@ -70,21 +46,6 @@ impl Schedule {
     }
 }
 
-/// The outcome of one fetch attempt, as reported to observers (logs, metrics).
-#[derive(Debug)]
-pub struct Attempt {
-    /// The index of the issuer whose keys were fetched.
-    pub issuer: usize,
-    /// That issuer's name.
-    pub issuer_name: Arc<str>,
-    /// Why it was made.
-    pub trigger: Trigger,
-    /// `Ok(number of keys)` or the failure's label.
-    pub result: Result<usize, &'static str>,
-    /// How long it took.
-    pub elapsed: Duration,
-}
-
 /// The issuer's keys and everything that keeps them fresh.
 pub struct KeyStore {
     current: ArcSwap<KeySet>,
@@ -101,7 +62,8 @@ pub struct KeyStore {
     /// Milliseconds since `epoch` until which unknown kids cause no fetch (the penalty box).
     kid_miss_blocked_until_ms: AtomicU64,
     epoch: Instant,
-    observer: Box<dyn Fn(&Attempt) + Send + Sync>,
+    /// Told of every fetch attempt (metrics), besides the log line each gets.
+    observer: Arc<dyn Observer>,
     /// Which configured issuer's keys these are (metrics and logs).
     issuer: usize,
     issuer_name: Arc<str>,
@@ -120,7 +82,7 @@ impl KeyStore {
             next_due_ms: AtomicU64::new(0),
             kid_miss_blocked_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
-            observer: Box::new(log_attempt),
+            observer: Arc::new(Unobserved),
             issuer: 0,
             issuer_name: Arc::from(""),
         }
@@ -138,10 +100,9 @@ impl KeyStore {
         self.issuer
     }
 
-    /// Replaces the default observer (a log line per attempt, and the `jwks_*` metrics once
-    /// [`crate::metrics::install_handles`] ran).
-    pub fn with_observer(mut self, observer: impl Fn(&Attempt) + Send + Sync + 'static) -> Self {
-        self.observer = Box::new(observer);
+    /// Reports every fetch attempt to `observer` (by default, to none: only the log line).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
         self
     }
 
@@ -331,13 +292,15 @@ impl KeyStore {
                 Err(error.as_str())
             }
         };
-        (self.observer)(&Attempt {
+        let attempt = Attempt {
             issuer: self.issuer,
             issuer_name: self.issuer_name.clone(),
             trigger,
             result: outcome,
             elapsed: started.elapsed(),
-        });
+        };
+        log_attempt(&attempt);
+        self.observer.refresh(&attempt);
     }
 
     fn now_ms(&self) -> u64 {
@@ -345,8 +308,8 @@ impl KeyStore {
     }
 }
 
+/// A successful fetch's log line (a failure's was written where it happened).
 fn log_attempt(attempt: &Attempt) {
-    crate::metrics::record_refresh(attempt);
     if let Ok(keys) = attempt.result {
         tracing::info!(
             issuer = &*attempt.issuer_name,

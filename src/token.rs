@@ -3,7 +3,7 @@
 
 use crate::algorithm::Algorithm;
 use crate::json::{CowStr, Scanner};
-use crate::reject::Reject;
+use crate::report::Reject;
 use base64_simd::{Out, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde::de::IgnoredAny;

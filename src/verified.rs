@@ -19,9 +19,18 @@ use std::hash::Hasher;
 /// A token's keyed 128-bit digest.
 pub type TokenDigest = u128;
 
+/// What is remembered of a verified token: the key that verified it and, with Cedar policies,
+/// the decisions on every route (a token's claims never change, so neither do they).
+#[derive(Clone)]
+struct Entry {
+    key: Fingerprint,
+    #[cfg(feature = "cedar")]
+    compiled: Option<std::sync::Arc<crate::cedar::Compiled>>,
+}
+
 /// The cache; a capacity of 0 switches it off.
 pub struct VerifiedTokens {
-    cache: Option<Cache<TokenDigest, Fingerprint>>,
+    cache: Option<Cache<TokenDigest, Entry>>,
     key: [u8; 16],
 }
 
@@ -56,18 +65,61 @@ impl VerifiedTokens {
     }
 
     /// Whether this token was verified by exactly this key.
+    #[cfg(not(feature = "cedar"))]
     #[inline]
     pub fn was_verified_by(&self, digest: &TokenDigest, key: &VerifyingKey) -> bool {
         self.cache
             .as_ref()
             .and_then(|cache| cache.get(digest))
-            .is_some_and(|fingerprint| fingerprint == *key.fingerprint())
+            .is_some_and(|entry| entry.key == *key.fingerprint())
     }
 
     /// Remembers that this token's signature verified with this key.
     pub fn remember(&self, digest: TokenDigest, key: Fingerprint) {
         if let Some(cache) = &self.cache {
-            cache.insert(digest, key);
+            cache.insert(
+                digest,
+                Entry {
+                    key,
+                    #[cfg(feature = "cedar")]
+                    compiled: None,
+                },
+            );
+        }
+    }
+
+    /// Whether this token was verified by exactly this key (`Some`), with the Cedar decisions
+    /// remembered beside it, if any.
+    #[cfg(feature = "cedar")]
+    #[inline]
+    pub fn verified_by(
+        &self,
+        digest: &TokenDigest,
+        key: &VerifyingKey,
+    ) -> Option<Option<std::sync::Arc<crate::cedar::Compiled>>> {
+        self.cache
+            .as_ref()
+            .and_then(|cache| cache.get(digest))
+            .filter(|entry| entry.key == *key.fingerprint())
+            .map(|entry| entry.compiled)
+    }
+
+    /// Remembers that this token verified with this key, and its Cedar decisions.
+    #[cfg(feature = "cedar")]
+    pub fn remember_compiled(
+        &self,
+        digest: TokenDigest,
+        key: Fingerprint,
+        compiled: std::sync::Arc<crate::cedar::Compiled>,
+    ) {
+        if let Some(cache) = &self.cache {
+            cache.insert(
+                digest,
+                Entry {
+                    key,
+                    compiled: Some(compiled),
+                },
+            );
         }
     }
 

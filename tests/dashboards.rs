@@ -197,7 +197,8 @@ async fn every_cloudwatch_widget_names_an_emitted_metric_and_dimension_set() {
     let handles = Metrics::register(&recorder, &authorizer.issuer_names());
     let sink = recorder.sink(EmfConfig::from_lookup(|_| None).unwrap());
     feed(&handles, &decisions().await);
-    handles.observe_keys(authorizer.issuers()[0].keys());
+    let keys = authorizer.issuers()[0].keys().keys();
+    jwt_authorizer::Observer::keys(&handles, 0, keys.len(), Some(Duration::from_secs(1)));
     let docs = sink.documents(Some("req-1"), SystemTime::now());
     // Emitted: metric name → its dimension sets; and every root member (for Logs Insights).
     let mut emitted: HashMap<String, HashSet<Vec<String>>> = HashMap::new();

@@ -26,7 +26,11 @@ async fn tls_issuer() -> (JwksServer, TestCa, tempfile::NamedTempFile) {
 }
 
 fn fetcher(config: &Config) -> Fetcher {
-    Fetcher::new(Fetcher::client(config).unwrap(), config, &config.issuers[0])
+    Fetcher::new(
+        Fetcher::client(&config.transport).unwrap(),
+        &config.transport,
+        &config.issuers[0],
+    )
 }
 
 /// The error and every error it was caused by, as text.

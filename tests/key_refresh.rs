@@ -382,8 +382,8 @@ async fn keys_come_over_https_from_an_issuer_whose_ca_is_configured() {
 async fn a_slow_issuer_is_counted_as_a_timeout_not_an_http_error() {
     let server = JwksServer::with_keys(&[rsa_key("fault-slow")]).await;
     let config = config_for(&server, &[("JWKS_TIMEOUT_MS", "200")]);
-    let client = jwt_authorizer::Fetcher::client(&config).unwrap();
-    let fetcher = jwt_authorizer::Fetcher::new(client, &config, &config.issuers[0]);
+    let client = jwt_authorizer::Fetcher::client(&config.transport).unwrap();
+    let fetcher = jwt_authorizer::Fetcher::new(client, &config.transport, &config.issuers[0]);
     for mode in [
         Mode::Delay(Duration::from_secs(5)),
         Mode::Trickle(Duration::from_secs(1)),

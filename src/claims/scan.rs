@@ -3,7 +3,7 @@
 //! escape in a string it keeps, a repeated claim, a claim of an unexpected type, a number that is
 //! not a plain integer) to the serde_json path, the reference.
 
-use super::{Claims, Field, IssuerSet, Rules, issuers_accepting};
+use super::{CAPTURED_BIT0, Claims, Field, IssuerSet, Rules, Seen, issuers_accepting};
 use crate::json::Scanner;
 use std::borrow::Cow;
 
@@ -12,13 +12,14 @@ pub(super) fn scan<'a>(json: &'a str, rules: &Rules) -> Option<Claims<'a>> {
     let mut scanner = Scanner::new(json.as_bytes());
     let mut claims = Claims::default();
     // One bit per registered claim and per captured claim (from bit 16), as the serde path keeps.
-    let mut seen = 0u64;
+    let mut seen: Seen = 0;
     if !scanner.open(b'{')? {
         loop {
             let name = scanner.key()?;
             let field = Field::from_name(name);
             let slot = rules.slot_of(name, field);
-            let bits = field.map_or(0, |f| 1 << f as u32) | slot.map_or(0, |s| 1 << (16 + s));
+            let bits = field.map_or(0, |f| 1 << f as u32)
+                | slot.map_or(0, |s| 1 << (CAPTURED_BIT0 + s as u32));
             if seen & bits != 0 {
                 return None; // a repeated claim, which the serde path refuses
             }

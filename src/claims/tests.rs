@@ -33,14 +33,14 @@ fn config_file(toml: &str) -> Config {
 /// with signed tokens, in `tests/issuers.rs`
 /// (`the_claimed_issuer_picks_its_own_audiences_and_leeway_by_exact_match`).
 fn check_with(config: &Config, json: &str) -> Result<usize, Reject> {
-    let rules = Rules::from_config(config);
+    let rules = config.claim_rules();
     let claims = parse(json.as_bytes(), &rules)?;
     let index = claims
         .iss
         .as_deref()
         .and_then(|iss| config.issuers.iter().position(|i| i.issuer == iss))
         .ok_or(Reject::UnknownIssuer)?;
-    let issuer = IssuerRules::new(index, &config.issuers[index], &rules.captured);
+    let issuer = IssuerRules::new(index, config.issuers[index].claim_rules(), &rules.captured);
     validate(&claims, &issuer, NOW).map(|()| index)
 }
 
@@ -59,7 +59,7 @@ fn token(extra: &str) -> String {
 #[test]
 fn a_typical_auth0_access_token_is_valid_and_borrowed() {
     let config = config_with(&[]);
-    let rules = Rules::from_config(&config);
+    let rules = config.claim_rules();
     let json = format!(
         r#"{{"iss":"https://tenant.auth0.com/","sub":"auth0|1","aud":["https://api.example.com","https://tenant.auth0.com/userinfo"],"iat":{},"exp":{},"azp":"x","scope":"openid read:pets","email":"a@b.c"}}"#,
         NOW - 10,
@@ -82,7 +82,7 @@ fn a_typical_auth0_access_token_is_valid_and_borrowed() {
 #[test]
 fn captured_claims_are_found_by_their_exact_name() {
     let config = config_with(&[("SCOPE_CLAIMS", "scope,scp,permissions")]);
-    let rules = Rules::from_config(&config);
+    let rules = config.claim_rules();
     let slot = |name: &str| {
         rules
             .slot_of(name, Field::from_name(name))

@@ -1,19 +1,20 @@
 //! `CONFIG_FILE`: several issuers and route rules in one TOML or JSON file, checked as a whole.
 //! Every problem names the file, the issuer (or route) and the field.
 
-use super::{IssuerConfig, IssuerDefaults, IssuerSpec};
+use super::issuer::IssuerConfig;
+use super::spec::{IssuerDefaults, IssuerSpec};
+use crate::claims::MAX_ISSUERS;
 use crate::policy::RouteRule;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// At most this many issuers: the audience check marks matching issuers in a 64-bit set.
-pub const MAX_ISSUERS: usize = 64;
-
 /// What a configuration file holds, once checked.
 pub(crate) struct ConfigFile {
     pub(crate) issuers: Vec<IssuerConfig>,
     pub(crate) routes: Vec<RouteRule>,
+    /// The `[cedar]` table, checked by `crate::cedar` (issue 18).
+    pub(crate) cedar: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -23,6 +24,8 @@ struct FileSpec {
     issuer: Vec<IssuerSpec>,
     #[serde(default, alias = "routes")]
     route: Vec<RouteSpec>,
+    #[serde(default)]
+    cedar: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +38,8 @@ struct RouteSpec {
     issuers: Vec<String>,
     #[serde(default)]
     claims: BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    introspect: bool,
 }
 
 /// A claim value a route needs: one, or several (all needed).
@@ -90,7 +95,7 @@ pub(crate) fn read(
             (None, None, None) => format!("issuer #{}", i + 1),
         };
         let checked = issuer.check(defaults, allow_http, &mut |field, message| {
-            problems.push(format!("{shown}: {label}: {field}: {message}"));
+            problems.push(format!("{shown}: {label}: {}: {message}", field.key()));
         });
         let Some(checked) = checked else { continue };
         if let Some(other) = issuers.iter().find(|o| o.issuer == checked.issuer) {
@@ -126,13 +131,22 @@ pub(crate) fn read(
                 OneOrMany::Many(values) => (name, values),
             })
             .collect();
-        match RouteRule::new(&route.route, route.scopes, route.issuers, claims) {
+        let rule = if route.introspect {
+            RouteRule::introspecting(&route.route, route.scopes, route.issuers, claims)
+        } else {
+            RouteRule::new(&route.route, route.scopes, route.issuers, claims)
+        };
+        match rule {
             Ok(rule) => routes.push(rule),
             Err(message) => problems.push(format!("{shown}: {label}: {message}")),
         }
     }
     if problems.is_empty() {
-        Ok(ConfigFile { issuers, routes })
+        Ok(ConfigFile {
+            issuers,
+            routes,
+            cedar: spec.cedar,
+        })
     } else {
         Err(problems)
     }

@@ -6,6 +6,7 @@
 //! the `metrics-exporter-prometheus` recorder (`crate::metrics::prometheus`) when it is installed.
 
 use super::cache::AuthCache;
+use super::gateway::Counters;
 use crate::handler::Authorizer;
 use axum::Router;
 use axum::extract::State;
@@ -17,31 +18,6 @@ use serde_json::json;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// What the gateway counts.
-#[derive(Default, Debug)]
-pub(crate) struct Counters {
-    /// Calls of the in-process authorizer (cache misses).
-    pub(crate) authorizer_calls: AtomicU64,
-    /// Requests answered from the result cache.
-    pub(crate) cache_hits: AtomicU64,
-    /// Requests that reached the backend.
-    pub(crate) allowed: AtomicU64,
-    /// 403 by a matching Deny statement.
-    pub(crate) explicit_deny: AtomicU64,
-    /// 403 for lack of a matching Allow.
-    pub(crate) implicit_deny: AtomicU64,
-    /// 401 answers, whatever the cause.
-    pub(crate) unauthorized: AtomicU64,
-    /// 401 without an identity source.
-    pub(crate) missing_identity: AtomicU64,
-    /// 401 because the identity did not match the token validation regex.
-    pub(crate) regex_mismatch: AtomicU64,
-    /// 500: the authorizer's answer was not a policy.
-    pub(crate) errors: AtomicU64,
-    /// Requests passed through with `--no-auth`.
-    pub(crate) no_auth: AtomicU64,
-}
 
 /// What the admin routes report on.
 pub(crate) struct Admin {

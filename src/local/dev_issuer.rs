@@ -111,6 +111,22 @@ pub struct TokenSpec {
     pub scope: String,
     /// Seconds from now to `exp` (negative for an expired token).
     pub ttl_seconds: i64,
+    /// More claims (`--claim groups='["admins"]'`), set after the others (so they may replace them).
+    pub extra: Vec<(String, Value)>,
+}
+
+/// Parses `--claim NAME=VALUE`: the value as JSON when it is JSON (`["admins"]`, `42`, `true`),
+/// else as a string.
+///
+/// # Errors
+/// A message when there is no `=` or no name.
+pub fn parse_claim(arg: &str) -> Result<(String, Value), String> {
+    let (name, value) = arg
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or_else(|| format!("{arg:?}: write NAME=VALUE, as in groups='[\"admins\"]'"))?;
+    let value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+    Ok((name.to_owned(), value))
 }
 
 /// Mints one token. Each carries a random `jti`, so tokens minted in the same second still differ
@@ -140,6 +156,11 @@ pub fn mint(key: &SigningKey, spec: &TokenSpec) -> Result<String, LocalError> {
         && let Value::Object(map) = &mut claims
     {
         map.insert("scope".into(), json!(spec.scope.trim()));
+    }
+    if let Value::Object(map) = &mut claims {
+        for (name, value) in &spec.extra {
+            map.insert(name.clone(), value.clone());
+        }
     }
     key.sign(&claims).map_err(LocalError::Sign)
 }

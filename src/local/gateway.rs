@@ -11,12 +11,12 @@
 //! `principalId` and `context` added as the `x-authorizer-principal` and `x-authorizer-context`
 //! response headers (where a real API would map `$context.authorizer.*` into the integration).
 
-use super::admin::Counters;
 use super::cache::AuthCache;
 use super::iam::{Policy, Verdict};
 use crate::config::HttpApiResponse;
-use crate::handler::{Authorizer, Outcome};
+use crate::handler::Authorizer;
 use crate::identity::{IdentitySource, Source};
+use crate::report::Outcome;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -24,8 +24,33 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use regex::Regex;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// What the gateway counts.
+#[derive(Default, Debug)]
+pub(crate) struct Counters {
+    /// Calls of the in-process authorizer (cache misses).
+    pub(crate) authorizer_calls: AtomicU64,
+    /// Requests answered from the result cache.
+    pub(crate) cache_hits: AtomicU64,
+    /// Requests that reached the backend.
+    pub(crate) allowed: AtomicU64,
+    /// 403 by a matching Deny statement.
+    pub(crate) explicit_deny: AtomicU64,
+    /// 403 for lack of a matching Allow.
+    pub(crate) implicit_deny: AtomicU64,
+    /// 401 answers, whatever the cause.
+    pub(crate) unauthorized: AtomicU64,
+    /// 401 without an identity source.
+    pub(crate) missing_identity: AtomicU64,
+    /// 401 because the identity did not match the token validation regex.
+    pub(crate) regex_mismatch: AtomicU64,
+    /// 500: the authorizer's answer was not a policy.
+    pub(crate) errors: AtomicU64,
+    /// Requests passed through with `--no-auth`.
+    pub(crate) no_auth: AtomicU64,
+}
 
 /// The response header carrying the authorizer's `principalId`.
 pub const PRINCIPAL_HEADER: &str = "x-authorizer-principal";

@@ -25,7 +25,7 @@ pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
 use crate::config::{Config, ConfigError};
 use crate::fetcher::ClientError;
 use crate::handler::Authorizer;
-use crate::refresher::Trigger;
+use crate::report::Trigger;
 use axum::extract::DefaultBodyLimit;
 use dev_issuer::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, Documents, KeyOrigin, TokenSpec};
 use regex::Regex;
@@ -153,6 +153,10 @@ pub struct TokenArgs {
     /// The `kid` header (default: the key's own, as `serve` publishes it).
     #[arg(long)]
     pub kid: Option<String>,
+    /// Another claim, `NAME=VALUE` (repeatable): JSON when it parses as JSON, else a string, as
+    /// in `--claim groups='["admins"]' --claim email=ann@example.com`.
+    #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = dev_issuer::parse_claim)]
+    pub claims: Vec<(String, serde_json::Value)>,
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
@@ -198,6 +202,7 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
         subject: args.sub.clone(),
         scope: args.scope.clone(),
         ttl_seconds: args.ttl,
+        extra: args.claims.clone(),
     };
     for _ in 0..args.count {
         let token = dev_issuer::mint(&key, &spec)?;
@@ -252,10 +257,24 @@ pub async fn serve_with_env(
             other => env(other),
         })?;
         dev = Some((key, origin, issuer));
-        Some(Arc::new(Authorizer::from_config(config)?))
+        Some(config)
     } else {
-        let config = Config::from_lookup(env)?;
-        Some(Arc::new(Authorizer::from_config(config)?))
+        Some(Config::from_lookup(env)?)
+    };
+    // The Prometheus recorder (if installed) gets its handles once the issuers are known.
+    let metrics = crate::metrics::install_handles(
+        &authorizer
+            .as_ref()
+            .map(Config::issuer_names)
+            .unwrap_or_default(),
+    );
+    crate::metrics::record_init(Duration::ZERO);
+    let authorizer = match authorizer {
+        Some(config) => Some(Arc::new(Authorizer::with_observer(
+            config,
+            Arc::new(metrics),
+        )?)),
+        None => None,
     };
 
     // API Gateway's cache keeps a policy for every route of the API; one for the called method
@@ -272,22 +291,13 @@ pub async fn serve_with_env(
         );
     }
 
-    // The Prometheus recorder (if installed) gets its handles once the issuers are known.
-    crate::metrics::install_handles(
-        &authorizer
-            .as_ref()
-            .map(|a| a.issuer_names())
-            .unwrap_or_default(),
-    );
-    crate::metrics::record_init(Duration::ZERO);
-
     if let Some(authorizer) = &authorizer
         && args.api == gateway::Api::Http
     {
         gateway::Gateway::check_identity_source(&authorizer.config().identity_source)
             .map_err(LocalError::IdentitySource)?;
     }
-    let counters = Arc::new(admin::Counters::default());
+    let counters = Arc::new(gateway::Counters::default());
     let gateway = Arc::new(gateway::Gateway {
         authorizer: authorizer.clone(),
         api: args.api,
@@ -328,6 +338,8 @@ pub async fn serve_with_env(
         gateway: gateway.clone(),
     }));
 
+    // Before the first request can be answered: a signal from then on stops us gracefully.
+    let shutdown = server::shutdown_signal();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let servers = [
         tokio::spawn(server::run(listener, app, stopped.clone())),
@@ -352,7 +364,7 @@ pub async fn serve_with_env(
         dev.as_ref(),
     )?;
 
-    server::shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop.send(true);
     for server in servers {
@@ -434,6 +446,7 @@ fn print_banner(
                 subject: "dev-user".to_owned(),
                 scope: "read:pets".to_owned(),
                 ttl_seconds: TOKEN_TTL_SECONDS,
+                extra: Vec::new(),
             };
             let token = dev_issuer::mint(key, &spec)?;
             let pets = format!("{base}/pets");

@@ -4,8 +4,9 @@
 //! `prometheus` (`authorizer serve`: text for the admin listener's `/metrics`) are sinks. A binary
 //! installs one recorder, then [`install_handles`]: every handle is registered there, once, into a
 //! [`Metrics`] table, so recording an authorization is an array index and a few atomic adds, with
-//! no key built, no label hashed and nothing allocated. Until handles are installed (tests, `invoke`)
-//! the `record_*` functions do nothing but one atomic load.
+//! no key built, no label hashed and nothing allocated. The table is the authorizer's
+//! [`Observer`](crate::report::Observer): the binary hands it to `Authorizer::with_observer`, and
+//! the library never calls into this module (tests and `invoke` observe nothing).
 //!
 //! | Metric | Kind | Labels |
 //! |---|---|---|
@@ -40,9 +41,8 @@ pub use dashboard::{
 #[cfg(feature = "dashboards")]
 pub use deploy::{DeployError, deploy_dashboard};
 
-use crate::handler::{Decision, Outcome};
-use crate::refresher::{Attempt, KeyStore, Trigger};
-use crate::reject::Reject;
+pub use crate::report::NO_ISSUER;
+use crate::report::{Attempt, Decision, Observer, Outcome, Reject, Trigger};
 use ::metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -100,17 +100,8 @@ pub const METRICS: [(&str, Kind, &[&str]); 9] = [
 
 /// The `reason` label of an authorization that was not refused.
 pub const NO_REASON: &str = "none";
-/// The `issuer` label of an authorization whose token named no configured issuer (or was refused
-/// before its `iss` was read).
-pub const NO_ISSUER: &str = "none";
-
-const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Deny, Outcome::Unauthorized];
-const TRIGGERS: [Trigger; 4] = [
-    Trigger::Init,
-    Trigger::Interval,
-    Trigger::Stale,
-    Trigger::KidMiss,
-];
+const OUTCOMES: [Outcome; 3] = Outcome::ALL;
+const TRIGGERS: [Trigger; 4] = Trigger::ALL;
 /// `ok` and the labels of `FetchError::as_str`, pre-registered. A label missing here still counts
 /// (registered when first seen: refreshes are rare, so that allocation is harmless).
 const REFRESH_RESULTS: [&str; 7] = [
@@ -279,23 +270,33 @@ impl Metrics {
         }
     }
 
-    /// Sets `jwks_keys` and `jwks_age_seconds` from the store (call before a flush or a scrape:
-    /// the age grows between refreshes).
-    pub fn observe_keys(&self, keys: &KeyStore) {
-        let Some(issuer) = self.issuers.get(keys.issuer_index()) else {
-            return;
-        };
-        let set = keys.keys();
-        issuer.keys.set(set.len() as f64);
-        if let Some(fetched) = set.fetched_at() {
-            issuer.age_seconds.set(fetched.elapsed().as_secs_f64());
-        }
-    }
-
     /// Counts the cold start and records how long init took.
     pub fn record_init(&self, init: Duration) {
         self.cold_start.increment(1);
         self.init_duration_ms.record(init.as_secs_f64() * 1e3);
+    }
+}
+
+/// The binary wires the handles to the authorizer and its key stores through this.
+impl Observer for Metrics {
+    #[inline]
+    fn decision(&self, decision: &Decision, latency: Duration) {
+        self.record_decision(decision, latency);
+    }
+
+    fn refresh(&self, attempt: &Attempt) {
+        self.record_refresh(attempt);
+    }
+
+    /// Sets `jwks_keys` and `jwks_age_seconds` of one issuer.
+    fn keys(&self, issuer: usize, keys: usize, age: Option<Duration>) {
+        let Some(issuer) = self.issuers.get(issuer) else {
+            return;
+        };
+        issuer.keys.set(keys as f64);
+        if let Some(age) = age {
+            issuer.age_seconds.set(age.as_secs_f64());
+        }
     }
 }
 
@@ -322,34 +323,6 @@ static HANDLES: OnceLock<Metrics> = OnceLock::new();
 pub fn install_handles(issuers: &[&str]) -> &'static Metrics {
     HANDLES
         .get_or_init(|| ::metrics::with_recorder(|recorder| Metrics::register(recorder, issuers)))
-}
-
-/// The installed handles, if any.
-#[inline]
-pub fn handles() -> Option<&'static Metrics> {
-    HANDLES.get()
-}
-
-/// Counts one authorization (called by `Authorizer::authorize`, next to its log line).
-#[inline]
-pub fn record_decision(decision: &Decision, latency: Duration) {
-    if let Some(metrics) = HANDLES.get() {
-        metrics.record_decision(decision, latency);
-    }
-}
-
-/// Counts one JWKS fetch attempt (called by the key store's default observer).
-pub fn record_refresh(attempt: &Attempt) {
-    if let Some(metrics) = HANDLES.get() {
-        metrics.record_refresh(attempt);
-    }
-}
-
-/// Sets the key gauges from the store, if handles are installed.
-pub fn observe_keys(keys: &KeyStore) {
-    if let Some(metrics) = HANDLES.get() {
-        metrics.observe_keys(keys);
-    }
 }
 
 /// Counts the cold start and the init duration, if handles are installed.

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 pub mod dpop;
+pub mod introspection;
 pub mod invoke;
 pub mod runtime_api;
 pub mod serve;

@@ -5,7 +5,7 @@ import { parseIdentitySource } from './identity';
  * How one construct property becomes one environment variable of the authorizer.
  *
  * `T` is the property's TypeScript type; `encode` writes it the way the authorizer's
- * configuration reader (src/config/mod.rs) parses the variable.
+ * configuration reader (src/config/) parses the variable.
  */
 export interface VariableBinding<T> {
   /** The environment variable, exactly as the authorizer reads it. */
@@ -171,6 +171,36 @@ export const AUTHORIZER_VARIABLES = {
   dpopReplayCacheSize: count('DPOP_REPLAY_CACHE_SIZE'),
   /** A JWKS file shipped with the function or in a layer (`/opt/jwks.json`): its keys answer from init, so no cold start waits for the issuer; then refreshed from the issuer as usual. */
   jwksFile: text('JWKS_FILE'),
+  /** Token introspection (RFC 7662): `off` (default); `opaque`: tokens that are not JWTs are introspected; `always`: JWTs too, after local verification (revocation). */
+  introspect: oneOf('INTROSPECT', 'off', 'opaque', 'always'),
+  /** The issuer's RFC 7662 introspection endpoint; default: `introspection_endpoint` from its OIDC or RFC 8414 metadata. */
+  introspectionEndpoint: text('INTROSPECTION_ENDPOINT'),
+  /** Client id the authorizer authenticates with at the introspection endpoint (`client_secret_basic`). */
+  introspectionClientId: text('INTROSPECTION_CLIENT_ID'),
+  /** The client secret, in plain text in the function's environment: prefer introspectionClientSecretFile. Never logged. */
+  introspectionClientSecret: text('INTROSPECTION_CLIENT_SECRET'),
+  /** A file holding the client secret (in Lambda: `/opt/...`, or written at init); a trailing newline is dropped. */
+  introspectionClientSecretFile: text('INTROSPECTION_CLIENT_SECRET_FILE'),
+  /** How long an active introspection answer is used (never past the token's `exp`): the longest a revocation goes unseen; default 60 s. */
+  introspectionCache: seconds('INTROSPECTION_CACHE_SECONDS'),
+  /** With the introspection endpoint unavailable, serve locally verified JWTs (`always` mode; counted); opaque tokens are refused regardless. Default false. */
+  introspectionFailOpen: flag('INTROSPECTION_FAIL_OPEN'),
+  /** Time limit for a whole introspection call; default 1000 ms. */
+  introspectionTimeout: milliseconds('INTROSPECTION_TIMEOUT_MS'),
+  /** Introspection calls for tokens not in the cache, per issuer and instance; the excess is refused. Default 50. */
+  introspectionMaxCallsPerSecond: count('INTROSPECTION_MAX_CALLS_PER_SECOND'),
+  /** A `.cedar` file or a folder of them, shipped with the function or in a layer (`/opt/cedar/policies`): Cedar policies evaluated for every route at a cache miss and compiled into the one cached policy. */
+  cedarPolicies: text('CEDAR_POLICIES'),
+  /** A Cedar schema (human format, or JSON by `.json`) the policies are validated against at start-up. */
+  cedarSchema: text('CEDAR_SCHEMA'),
+  /** The namespace of the `User`, `UserGroup`, `Application` and `Action` types (default: the schema's). */
+  cedarNamespace: text('CEDAR_NAMESPACE'),
+  /** The API's routes for Cedar, `;`-separated: `GET /pets; GET /pets/{petId}`. */
+  cedarRoutes: text('CEDAR_ROUTES'),
+  /** An OpenAPI 3 document (YAML, or JSON by `.json`) whose operations are the API's routes for Cedar. */
+  apiDefinition: text('API_DEFINITION'),
+  /** The claim whose strings are the principal's Cedar groups (default `groups`; Cognito user pools: `cognito:groups`). */
+  cedarGroupsClaim: text('CEDAR_GROUPS_CLAIM'),
   /** `stage` (default): Allow the whole stage, right under API Gateway's policy cache; `method`: only the called route (needs TTL 0: the helpers enforce it). */
   policyResource: oneOf('POLICY_RESOURCE', 'stage', 'method'),
   /** Routes that need scopes; a token without them gets an explicit Deny (403) on exactly those routes. */

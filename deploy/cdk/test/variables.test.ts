@@ -64,6 +64,21 @@ describe('construct properties and the authorizer variables cannot drift', () =>
       dpopProofMaxAge: Duration.seconds(30),
       dpopReplayCacheSize: 5000,
       jwksFile: '/opt/jwks.json',
+      introspect: 'always',
+      introspectionEndpoint: 'https://tenant.example.com/oauth2/introspect',
+      introspectionClientId: 'authorizer',
+      introspectionClientSecret: 'secret',
+      introspectionClientSecretFile: '/opt/introspection-secret',
+      introspectionCache: Duration.seconds(30),
+      introspectionFailOpen: true,
+      introspectionTimeout: Duration.seconds(1),
+      introspectionMaxCallsPerSecond: 20,
+      cedarPolicies: '/opt/cedar/policies',
+      cedarSchema: '/opt/cedar/schema.cedarschema',
+      cedarNamespace: 'PetStore',
+      cedarRoutes: 'GET /pets; GET /pets/{petId}',
+      apiDefinition: '/opt/cedar/openapi.yaml',
+      cedarGroupsClaim: 'roles',
     } satisfies Required<AuthorizerSettings>;
     const environment = environmentFor(everything);
     expect(Object.keys(environment).sort()).toEqual(bindings.map(([, b]) => b.variable).sort());

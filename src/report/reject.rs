@@ -93,11 +93,25 @@ pub enum Reject {
     BadCertificate,
     /// The client certificate is not the one the token is bound to (RFC 8705 §3.1).
     CertificateMismatch,
+
+    // Introspection (RFC 7662), for opaque tokens, and for JWTs under `INTROSPECT=always`.
+    /// The issuer's introspection endpoint answered `"active": false`: revoked, expired or unknown
+    /// (RFC 7662 §2.2).
+    TokenInactive,
+    /// The introspection endpoint gave no valid RFC 7662 answer: down, slower than
+    /// `INTROSPECTION_TIMEOUT_MS`, an error status, a body over the size limit, not JSON, or
+    /// `active` missing or not a boolean. Fail closed (unless `INTROSPECTION_FAIL_OPEN` serves a
+    /// locally verified JWT).
+    IntrospectionUnavailable,
+    /// A token not in the introspection cache, beyond the issuer's
+    /// `INTROSPECTION_MAX_CALLS_PER_SECOND`: refused without a call (a flood of made-up opaque
+    /// tokens must not become a flood of calls).
+    IntrospectionRateLimited,
 }
 
 impl Reject {
     /// Every reason, for registering metrics and for exhaustive tests.
-    pub const ALL: [Reject; 29] = [
+    pub const ALL: [Reject; 32] = [
         Reject::BadEvent,
         Reject::MissingToken,
         Reject::TokenTooLarge,
@@ -127,6 +141,9 @@ impl Reject {
         Reject::ReplayedProof,
         Reject::BadCertificate,
         Reject::CertificateMismatch,
+        Reject::TokenInactive,
+        Reject::IntrospectionUnavailable,
+        Reject::IntrospectionRateLimited,
     ];
 
     /// The stable snake_case label used in logs and metrics.
@@ -161,6 +178,9 @@ impl Reject {
             Reject::ReplayedProof => "replayed_proof",
             Reject::BadCertificate => "bad_certificate",
             Reject::CertificateMismatch => "certificate_mismatch",
+            Reject::TokenInactive => "token_inactive",
+            Reject::IntrospectionUnavailable => "introspection_unavailable",
+            Reject::IntrospectionRateLimited => "introspection_rate_limited",
         }
     }
 }

@@ -6,79 +6,32 @@
 //! Decoding happens in stack buffers and parsing borrows from them, so a typical token costs no
 //! heap allocation until the caller serializes the answer.
 
+mod cedar;
+mod introspect;
+
+#[cfg(feature = "cedar")]
+use cedar::CedarCall;
+#[cfg(not(feature = "cedar"))]
+use cedar::NothingRemembered;
+use cedar::Remembered;
+
 use crate::algorithm::Algorithm;
 use crate::binding::{self, SenderChecks};
 use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
+use crate::introspection::{self, Introspector};
 
 use crate::policy::{self, Grant, MethodArn};
-use crate::refresher::{KeyStore, Schedule, Trigger};
-use crate::reject::Reject;
-use crate::token::{self, DecodeBuf};
+use crate::refresher::{KeyStore, Schedule};
+use crate::report::{Decision, Observer, Outcome, Reject, Trigger, Unobserved};
+use crate::token::{self, DecodeBuf, Scheme};
 use crate::verified::VerifiedTokens;
 use arrayvec::ArrayString;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// What became of an authorization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A policy that allows the called route was written.
-    Allow,
-    /// A policy that denies the called route was written (a route rule, or `REJECT_MODE=deny`).
-    Deny,
-    /// Nothing was written: answer the Lambda error `Unauthorized`.
-    Unauthorized,
-}
-
-impl Outcome {
-    /// The metric label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allow => "allow",
-            Outcome::Deny => "deny",
-            Outcome::Unauthorized => "unauthorized",
-        }
-    }
-}
-
-/// The decision, with what logs and metrics need. `kid` and `sub` are copied (truncated) into
-/// fixed buffers so that no log field borrows from, or allocates for, the token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    /// Allow, Deny or Unauthorized.
-    pub outcome: Outcome,
-    /// Why the token was refused, if it was.
-    pub reject: Option<Reject>,
-    /// The event's kind, once known.
-    pub event: Option<EventKind>,
-    /// The index of the token's issuer in [`Authorizer::issuers`], once its `iss` matched one
-    /// (unverified when the token was refused).
-    pub issuer: Option<usize>,
-    /// The token's `kid`, once parsed (untrusted when the token was refused).
-    pub kid: ArrayString<64>,
-    /// The token's `sub`, only once the token is verified.
-    pub sub: ArrayString<128>,
-    /// The signature check was answered by the verified-token cache (a metric).
-    pub cache_hit: bool,
-}
-
-impl Decision {
-    fn new() -> Self {
-        Decision {
-            outcome: Outcome::Unauthorized,
-            reject: None,
-            event: None,
-            issuer: None,
-            kid: ArrayString::new(),
-            sub: ArrayString::new(),
-            cache_hit: false,
-        }
-    }
-}
 
 /// One trusted issuer: its claim rules and its own key store, refresher and penalty box, so that
 /// an outage or a kid flood at one issuer never slows another.
@@ -116,6 +69,11 @@ pub struct Authorizer {
     algorithms: Vec<Algorithm>,
     verified: VerifiedTokens,
     senders: SenderChecks,
+    /// The issuer (its index) whose introspection endpoint is asked, if any (at most one: an
+    /// opaque token names no issuer).
+    introspector: Option<(usize, Introspector)>,
+    /// Told of every decision (metrics); key stores tell it of their refreshes.
+    observer: Arc<dyn Observer>,
 }
 
 impl Authorizer {
@@ -125,21 +83,31 @@ impl Authorizer {
     /// # Errors
     /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
     pub fn from_config(config: Config) -> Result<Self, ClientError> {
-        let client = Fetcher::client(&config)?;
-        let rules = Rules::from_config(&config);
+        Self::with_observer(config, Arc::new(Unobserved))
+    }
+
+    /// As [`Authorizer::from_config`], reporting every decision and every key refresh to
+    /// `observer` (the binary's metrics sinks).
+    ///
+    /// # Errors
+    /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
+    pub fn with_observer(config: Config, observer: Arc<dyn Observer>) -> Result<Self, ClientError> {
+        let client = Fetcher::client(&config.transport)?;
+        let rules = config.claim_rules();
         let issuers: Vec<TrustedIssuer> = config
             .issuers
             .iter()
             .enumerate()
             .map(|(index, issuer)| {
-                let fetcher = Fetcher::new(client.clone(), &config, issuer);
+                let fetcher = Fetcher::new(client.clone(), &config.transport, issuer);
                 let keys = KeyStore::new(fetcher, Schedule::for_issuer(issuer))
-                    .for_issuer(index, &issuer.name);
+                    .for_issuer(index, &issuer.name)
+                    .with_observer(observer.clone());
                 TrustedIssuer {
                     name: issuer.name.clone(),
                     issuer: issuer.issuer.clone(),
                     algorithms: issuer.algorithms.clone(),
-                    rules: IssuerRules::new(index, issuer, &rules.captured),
+                    rules: IssuerRules::new(index, issuer.claim_rules(), &rules.captured),
                     keys: Arc::new(keys),
                 }
             })
@@ -151,24 +119,22 @@ impl Authorizer {
             }
         }
         preload_jwks_files(&issuers, &config)?;
+        let introspector = introspection::for_config(&config)?;
         Ok(Authorizer {
+            introspector,
             rules,
             issuers,
             algorithms,
             verified: VerifiedTokens::new(config.verified_token_cache_size),
-            senders: SenderChecks::from_config(&config),
+            senders: SenderChecks::new(config.dpop_replay_cache_size, config.dpop_proof_max_age),
             config: Arc::new(config),
+            observer,
         })
     }
 
     /// The trusted issuers, in configuration order.
     pub fn issuers(&self) -> &[TrustedIssuer] {
         &self.issuers
-    }
-
-    /// The issuers' names, in configuration order (for [`crate::metrics::install_handles`]).
-    pub fn issuer_names(&self) -> Vec<&str> {
-        self.issuers.iter().map(TrustedIssuer::name).collect()
     }
 
     /// The fetch at init, every issuer at once: awaited for an issuer without keys, in the
@@ -190,11 +156,19 @@ impl Authorizer {
             .collect()
     }
 
-    /// Brings the `jwks_keys` and `jwks_age_seconds` gauges of every issuer up to date.
+    /// Tells the observer how many keys each issuer's set holds and how old it is (call before
+    /// metrics are written out: the age grows between refreshes).
     pub fn observe_keys(&self) {
-        for issuer in &self.issuers {
-            crate::metrics::observe_keys(&issuer.keys);
+        for (index, issuer) in self.issuers.iter().enumerate() {
+            let set = issuer.keys.keys();
+            let age = set.fetched_at().map(|fetched| fetched.elapsed());
+            self.observer.keys(index, set.len(), age);
         }
+    }
+
+    /// The issuers' names, in configuration order.
+    pub fn issuer_names(&self) -> Vec<&str> {
+        self.issuers.iter().map(TrustedIssuer::name).collect()
     }
 
     /// How many tokens the verified-token cache holds.
@@ -218,7 +192,7 @@ impl Authorizer {
         let latency = started.elapsed();
         let issuer = decision.issuer.map(|i| self.issuers[i].name());
         crate::logging::decision(&decision, issuer, latency);
-        crate::metrics::record_decision(&decision, latency);
+        self.observer.decision(&decision, latency);
         decision
     }
 
@@ -242,7 +216,7 @@ impl Authorizer {
         let verified = match arn {
             // A simple response is a yes or no for this route alone: under route rules API
             // Gateway may only cache it per route.
-            Some(_) if simple && !self.config.route_rules.is_empty() && !event.cached_per_route => {
+            Some(_) if simple && self.decides_per_route() && !event.cached_per_route => {
                 explain_unsafe_cache_key(&self.config, UnsafeCache::SimpleWithoutRouteKey);
                 Err(Reject::UnsafeCacheKey)
             }
@@ -289,10 +263,24 @@ impl Authorizer {
         out: &mut Vec<u8>,
         decision: &mut Decision,
     ) -> Result<Outcome, Reject> {
+        if let Some((index, introspector)) = &self.introspector
+            && let Some(Ok((scheme, raw))) = call.authorization.map(token::credential)
+            && raw.len() <= self.config.max_token_bytes
+            && !introspection::looks_like_jwt(raw)
+        {
+            decision.issuer = Some(*index);
+            let answer = Box::pin(introspector.introspect(raw)).await;
+            let claims = match answer {
+                introspection::Answer::Active(claims) => claims,
+                other => return Err(introspection::refusal(&other)),
+            };
+            let token = (scheme, raw);
+            return self.verify_introspected(*index, &claims, token, call, now, out, decision);
+        }
         let mut refreshed = Refreshed::default();
         loop {
             match self.verify_now(call, now, out, decision, refreshed) {
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => return self.recheck(call, outcome, out, decision).await,
                 Err(Step::Reject(reject)) => return Err(reject),
                 Err(Step::Wait(Wait::Stale(issuer))) => {
                     Box::pin(self.issuers[issuer].keys.refresh_if_stale()).await;
@@ -328,7 +316,8 @@ impl Authorizer {
         truncate_into(&mut decision.kid, &header.kid);
         // Unverified until the signature is checked, but only its `iss` is used before that: to
         // pick the issuer whose keys must verify it.
-        let claims = claims::parse(payload_buf.decode(segments.payload)?, &self.rules)?;
+        let payload = payload_buf.decode(segments.payload)?;
+        let claims = claims::parse(payload, &self.rules)?;
         let index = claims
             .iss
             .as_deref()
@@ -351,9 +340,10 @@ impl Authorizer {
         }
         let digest = self.verified.digest(raw);
         let digest = digest.as_ref();
+        let mut remembered = Remembered::default();
         // The signature is only decoded when it has to be checked: a cache hit skips both.
         let (verified_by, cache_hit) = match keys.find(&header.kid) {
-            Some(key) if digest.is_some_and(|d| self.verified.was_verified_by(d, key)) => {
+            Some(key) if digest.is_some_and(|d| self.cached(d, key, &mut remembered)) => {
                 (*key.fingerprint(), true)
             }
             Some(key) => {
@@ -371,8 +361,40 @@ impl Authorizer {
         };
         drop(keys);
         decision.cache_hit = cache_hit;
+        let verified = Verified {
+            payload,
+            remembered,
+            remember: digest.map(|d| (*d, verified_by)),
+        };
+        Ok(self.grant(
+            index,
+            &claims,
+            (scheme, raw),
+            verified,
+            call,
+            now,
+            out,
+            decision,
+        )?)
+    }
 
-        claims::validate(&claims, &issuer.rules, now)?;
+    /// Checks a verified token's claims (a JWT's, or an active introspection answer's) with the
+    /// rules of the `index`-th issuer, writes the answer, and has the verified-token cache
+    /// remember the token (with its Cedar decisions).
+    #[allow(clippy::too_many_arguments)]
+    fn grant(
+        &self,
+        index: usize,
+        claims: &claims::Claims<'_>,
+        (scheme, raw): (Scheme, &str),
+        verified: Verified<'_>,
+        call: Call<'_>,
+        now: u64,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+    ) -> Result<Outcome, Reject> {
+        let issuer = &self.issuers[index];
+        claims::validate(claims, &issuer.rules, now)?;
         // A sender-constrained token needs its proof on every request: the verified-token
         // cache above only ever skips the access token's own signature check.
         let token = binding::Token {
@@ -406,6 +428,22 @@ impl Authorizer {
             context: &captured[..self.config.context_claims.len()],
             claims: captured,
         };
+        #[cfg(feature = "cedar")]
+        if let Some(engine) = &self.config.cedar {
+            let cedar = CedarCall {
+                engine,
+                issuer: index,
+                verified,
+            };
+            return self.answer_cedar(cedar, &grant, call, out, decision);
+        }
+        #[cfg(not(feature = "cedar"))]
+        let NothingRemembered = verified.remembered;
+        if let Some((digest, key)) = verified.remember
+            && !decision.cache_hit
+        {
+            self.verified.remember(digest, key);
+        }
         let denied = grant.denies_called_route(&self.config.route_rules);
         if call.simple {
             policy::write_simple(out, !denied, Some(&grant));
@@ -417,17 +455,24 @@ impl Authorizer {
                 &self.config.route_rules,
             );
         }
-        if let Some(digest) = digest
-            && !cache_hit
-        {
-            self.verified.remember(*digest, verified_by);
-        }
         Ok(if denied {
             Outcome::Deny
         } else {
             Outcome::Allow
         })
     }
+}
+
+/// What the verification of a token leaves for its answer.
+struct Verified<'a> {
+    /// The token's decoded payload (verified), or an introspection answer's claims: what Cedar
+    /// policies read.
+    #[cfg_attr(not(feature = "cedar"), allow(dead_code))]
+    payload: &'a [u8],
+    /// What the verified-token cache held beside the key (Cedar decisions).
+    remembered: Remembered,
+    /// The token's digest and the key that verified it, when the verified-token cache is on.
+    remember: Option<(crate::verified::TokenDigest, crate::keyset::Fingerprint)>,
 }
 
 /// What a verification needs of the event.

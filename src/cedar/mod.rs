@@ -1,0 +1,241 @@
+//! Cedar policies, evaluated in the authorizer and compiled into the one cached IAM policy
+//! (issue 18; feature `cedar`).
+//!
+//! At start-up: the policies (`CEDAR_POLICIES`) and the schema (`CEDAR_SCHEMA`) are read and
+//! validated ([`load`]), and the routes gathered ([`routes`]: `CEDAR_ROUTES`, `API_DEFINITION`).
+//! At a cache miss: the token becomes a principal with groups and attributes ([`model`]), every
+//! known route is evaluated, and the answer is one IAM policy with an Allow for the permitted
+//! routes and a Deny for the others ([`routes::Statements`]), right for whichever route API Gateway
+//! applies it to from its cache. The verified-token cache keeps the [`Compiled`] decisions beside
+//! the key that verified the token, so a hit evaluates nothing.
+//!
+//! Nothing here calls the network: Verified Permissions' own Lambda authorizer calls its service
+//! at every cache miss; this one evaluates the same kind of policies in-process.
+
+mod answer;
+mod load;
+pub mod model;
+pub mod routes;
+mod settings;
+mod yaml;
+
+pub use answer::{CEDAR_DENIALS, write_policy};
+pub use settings::{CedarIssuer, ENV_VARIABLES, from_settings};
+
+use crate::report::Reject;
+use cedar_policy::{Authorizer, Decision, Entities, EntityUid, PolicyId, PolicySet, Request};
+use model::{IssuerModel, Model, TokenClaims};
+use routes::Routes;
+use std::fmt;
+
+/// The label of a denial that no `forbid` decided: no `permit` applied.
+pub const NO_PERMIT: &str = "none";
+
+/// The loaded policies and everything a decision needs, built once at start-up.
+pub struct Engine {
+    policies: PolicySet,
+    /// The schema's action entities (action groups), added to every request's entities.
+    actions: Entities,
+    model: Model,
+    routes: Routes,
+    /// The action of each route, in the order of `routes`.
+    route_actions: Vec<EntityUid>,
+    /// Each configured issuer's principal prefix and groups claim, by issuer index.
+    issuers: Vec<IssuerModel>,
+    /// Every policy id, leaked once at start-up: `'static` metric labels.
+    ids: Vec<&'static str>,
+    authorizer: Authorizer,
+    /// Validator warnings and lints, shown by `policy check` and logged at start-up.
+    warnings: Vec<String>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("policies", &self.ids)
+            .field("routes", &self.routes.list().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The decision on one route, for the answer and for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The route is permitted.
+    pub permitted: bool,
+    /// The policy that decided: for a denial, the first `forbid` that applied (`None`: no
+    /// `permit` applied); for a permit, the first `permit`. An index into the engine's ids.
+    pub policy: Option<u16>,
+}
+
+/// The decisions on every known route for one token: what the verified-token cache keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compiled {
+    verdicts: Vec<Verdict>,
+}
+
+impl Compiled {
+    /// The decision on each route, in the order of [`Engine::routes`].
+    pub fn verdicts(&self) -> &[Verdict] {
+        &self.verdicts
+    }
+
+    fn permitted(&self) -> Vec<bool> {
+        self.verdicts.iter().map(|v| v.permitted).collect()
+    }
+}
+
+/// The decision on one route with every policy that decided it, for `policy explain`.
+#[derive(Clone, Debug)]
+pub struct Explained {
+    /// The route's action (`get /pets/{petId}`).
+    pub action: String,
+    /// The route is permitted.
+    pub permitted: bool,
+    /// The policies that decided (the permits that applied, or the forbids that applied).
+    pub policies: Vec<String>,
+    /// Policies whose evaluation failed (skipped), with the error.
+    pub errors: Vec<String>,
+}
+
+impl Engine {
+    /// The known routes.
+    pub fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    /// Validator warnings and lints found at start-up.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// How many policies are loaded.
+    pub fn policy_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// A policy id, by [`Verdict::policy`] (`none` for a denial no `forbid` decided).
+    pub fn policy_id(&self, policy: Option<u16>) -> &'static str {
+        policy.map_or(NO_PERMIT, |i| self.ids[usize::from(i)])
+    }
+
+    /// Evaluates every known route for a verified token of the `issuer`-th issuer.
+    ///
+    /// # Errors
+    /// [`Reject::InvalidClaim`] when the payload has a member twice (or is not an object);
+    /// [`Reject::MissingClaim`] without a string `sub`.
+    pub fn compile(&self, issuer: usize, payload: &[u8]) -> Result<Compiled, Reject> {
+        let claims = TokenClaims::parse(payload)?;
+        let request = self.prepare(issuer, &claims)?;
+        let verdicts = self
+            .route_actions
+            .iter()
+            .map(|action| self.verdict(&request, action))
+            .collect();
+        Ok(Compiled { verdicts })
+    }
+
+    /// Evaluates one action that is not a known route (a call the route list misses).
+    ///
+    /// # Errors
+    /// As [`Engine::compile`].
+    pub fn decide_one(
+        &self,
+        issuer: usize,
+        payload: &[u8],
+        action: &str,
+    ) -> Result<Verdict, Reject> {
+        let claims = TokenClaims::parse(payload)?;
+        let request = self.prepare(issuer, &claims)?;
+        Ok(self.verdict(&request, &self.model.action(action)))
+    }
+
+    /// Every known route, with the policies that decided each.
+    ///
+    /// # Errors
+    /// As [`Engine::compile`].
+    pub fn explain(&self, issuer: usize, claims: &TokenClaims) -> Result<Vec<Explained>, Reject> {
+        let request = self.prepare(issuer, claims)?;
+        let explained = self
+            .routes
+            .list()
+            .iter()
+            .zip(&self.route_actions)
+            .map(|(route, action)| {
+                let response = self.respond(&request, action);
+                Explained {
+                    action: route.action.clone(),
+                    permitted: response.decision() == Decision::Allow,
+                    policies: response
+                        .diagnostics()
+                        .reason()
+                        .map(|id| AsRef::<str>::as_ref(id).to_owned())
+                        .collect(),
+                    errors: response
+                        .diagnostics()
+                        .errors()
+                        .map(|e| e.to_string())
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(explained)
+    }
+
+    /// The principal, entities and context of a token: what every route's request shares.
+    fn prepare(&self, issuer: usize, claims: &TokenClaims) -> Result<Prepared, Reject> {
+        let issuer = self.issuers.get(issuer).ok_or(Reject::UnknownIssuer)?;
+        let (principal, entities, context) =
+            self.model.request_parts(issuer, claims, &self.actions)?;
+        Ok(Prepared {
+            principal,
+            entities,
+            context,
+        })
+    }
+
+    fn respond(&self, prepared: &Prepared, action: &EntityUid) -> cedar_policy::Response {
+        // Without the schema: a claim the schema types otherwise makes the policies that read it
+        // fail (and be skipped), rather than the request (see `model`).
+        let request = Request::new(
+            prepared.principal.clone(),
+            action.clone(),
+            self.model.resource().clone(),
+            prepared.context.clone(),
+            None,
+        )
+        .expect("requests are not checked against a schema");
+        self.authorizer
+            .is_authorized(&request, &self.policies, &prepared.entities)
+    }
+
+    fn verdict(&self, prepared: &Prepared, action: &EntityUid) -> Verdict {
+        let response = self.respond(prepared, action);
+        let permitted = response.decision() == Decision::Allow;
+        // On a denial, `reason` holds the forbids that applied (empty: no permit applied).
+        let policy = response
+            .diagnostics()
+            .reason()
+            .next()
+            .and_then(|id| self.index_of(id));
+        Verdict { permitted, policy }
+    }
+
+    fn index_of(&self, id: &PolicyId) -> Option<u16> {
+        let id: &str = id.as_ref();
+        self.ids
+            .iter()
+            .position(|known| *known == id)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+}
+
+/// What every route's request of one token shares.
+struct Prepared {
+    principal: EntityUid,
+    entities: Entities,
+    context: cedar_policy::Context,
+}
+
+#[cfg(test)]
+mod tests;

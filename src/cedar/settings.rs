@@ -1,0 +1,318 @@
+//! The Cedar settings: the variables `CEDAR_POLICIES`, `CEDAR_SCHEMA`, `CEDAR_NAMESPACE`,
+//! `CEDAR_ROUTES`, `API_DEFINITION` and `CEDAR_GROUPS_CLAIM`, or the `[cedar]` table of
+//! `CONFIG_FILE` (with `groups_claim` per issuer), turned into an [`Engine`] at start-up.
+
+use super::Engine;
+use super::load::{self, Loaded};
+use super::model::{IssuerModel, Model};
+use super::routes::{self, Route, Routes};
+use cedar_policy::{ActionConstraint, Effect, Entities, EntityUid, Schema};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The variables, in the order of problems: each problem names one.
+pub const ENV_VARIABLES: [&str; 6] = [
+    "CEDAR_POLICIES",
+    "CEDAR_SCHEMA",
+    "CEDAR_NAMESPACE",
+    "CEDAR_ROUTES",
+    "API_DEFINITION",
+    "CEDAR_GROUPS_CLAIM",
+];
+
+/// The `[cedar]` table of `CONFIG_FILE`: the same settings under shorter names.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    policies: Option<String>,
+    schema: Option<String>,
+    namespace: Option<String>,
+    #[serde(default)]
+    routes: Vec<String>,
+    api_definition: Option<String>,
+    groups_claim: Option<String>,
+}
+
+/// What the request model needs of a configured issuer.
+pub struct CedarIssuer<'a> {
+    /// Its name in metrics and logs.
+    pub name: &'a str,
+    /// Its exact `iss`.
+    pub issuer: &'a str,
+    /// An Amazon Cognito user pool.
+    pub cognito: bool,
+    /// Its own groups claim (the file's `groups_claim`).
+    pub groups_claim: Option<&'a str>,
+}
+
+/// A problem, with the variable it is reported under.
+pub type SettingProblem = (&'static str, String);
+
+/// Builds the engine from the variables (`get`) or `CONFIG_FILE`'s `[cedar]` table (`file`:
+/// its path as shown, and the table); `None` when neither names policies.
+///
+/// # Errors
+/// Every problem, each under its variable (`CONFIG_FILE` for the table's).
+pub fn from_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+    file: Option<(String, serde_json::Value)>,
+    issuers: &[CedarIssuer<'_>],
+    scope_claims: &[String],
+) -> Result<Option<Engine>, Vec<SettingProblem>> {
+    let mut problems: Vec<SettingProblem> = Vec::new();
+    let (settings, var): (FileSettings, &dyn Fn(&'static str) -> &'static str) = match file {
+        Some((shown, table)) => {
+            for variable in ENV_VARIABLES {
+                if get(variable).is_some() {
+                    problems.push((
+                        variable,
+                        "CONFIG_FILE has a [cedar] table: set it there, or remove the table"
+                            .to_owned(),
+                    ));
+                }
+            }
+            match FileSettings::deserialize(table) {
+                Ok(settings) => (settings, &|_| "CONFIG_FILE"),
+                Err(e) => {
+                    problems.push(("CONFIG_FILE", format!("{shown}: [cedar]: {e}")));
+                    return Err(problems);
+                }
+            }
+        }
+        None => (
+            FileSettings {
+                policies: get("CEDAR_POLICIES"),
+                schema: get("CEDAR_SCHEMA"),
+                namespace: get("CEDAR_NAMESPACE"),
+                routes: get("CEDAR_ROUTES").into_iter().collect(),
+                api_definition: get("API_DEFINITION"),
+                groups_claim: get("CEDAR_GROUPS_CLAIM"),
+            },
+            &|variable| variable,
+        ),
+    };
+    let Some(policies) = &settings.policies else {
+        for (variable, set) in [
+            ("CEDAR_SCHEMA", settings.schema.is_some()),
+            ("CEDAR_ROUTES", !settings.routes.is_empty()),
+            ("API_DEFINITION", settings.api_definition.is_some()),
+        ] {
+            if set {
+                problems.push((var(variable), "needs CEDAR_POLICIES (policies)".to_owned()));
+            }
+        }
+        return if problems.is_empty() {
+            Ok(None)
+        } else {
+            Err(problems)
+        };
+    };
+
+    let loaded = load::load(
+        Path::new(policies),
+        settings.schema.as_deref().map(Path::new),
+    );
+    let Loaded {
+        policies,
+        schema,
+        mut warnings,
+    } = match loaded {
+        Ok(loaded) => loaded,
+        Err(found) => {
+            // A schema's problems are its variable's; the policies' and the validator's, the policies'.
+            for message in found {
+                let about_schema = settings
+                    .schema
+                    .as_deref()
+                    .is_some_and(|s| message.starts_with(s));
+                let variable = if about_schema {
+                    "CEDAR_SCHEMA"
+                } else {
+                    "CEDAR_POLICIES"
+                };
+                problems.push((var(variable), message));
+            }
+            return Err(problems);
+        }
+    };
+
+    let mut list: Vec<Route> = Vec::new();
+    for item in &settings.routes {
+        match routes::parse_list(item) {
+            Ok(mut found) => list.append(&mut found),
+            Err(found) => problems.extend(found.into_iter().map(|p| (var("CEDAR_ROUTES"), p))),
+        }
+    }
+    if let Some(path) = &settings.api_definition {
+        match routes::from_openapi(Path::new(path)) {
+            Ok((mut found, _title)) => list.append(&mut found),
+            Err(found) => problems.extend(found.into_iter().map(|p| (var("API_DEFINITION"), p))),
+        }
+    }
+    // An API-linked policy store's schema names an action per route: the routes, when none are given.
+    if list.is_empty()
+        && problems.is_empty()
+        && let Some(schema) = &schema
+    {
+        list.extend(schema.actions().filter_map(|a| {
+            let (method, path) = a.id().unescaped().split_once(' ')?;
+            Route::new(method, path).ok()
+        }));
+    }
+    if list.is_empty() && problems.is_empty() {
+        problems.push((
+            var("CEDAR_ROUTES"),
+            "Cedar policies need the API's routes: set CEDAR_ROUTES (`GET /pets; POST /pets`) or \
+             API_DEFINITION (an OpenAPI 3 document), or give a schema whose actions are routes \
+             (`get /pets`)"
+                .to_owned(),
+        ));
+    }
+
+    let namespace = match settings.namespace {
+        Some(namespace) => namespace,
+        None => schema.as_ref().map(schema_namespace).unwrap_or_default(),
+    };
+    // Verified Permissions' authorizer names the API `{namespace}::Application::"{namespace}"`.
+    let application = if namespace.is_empty() {
+        "Application"
+    } else {
+        &namespace
+    };
+    let model = match Model::new(&namespace, application) {
+        Ok(model) => Some(model),
+        Err(message) => {
+            problems.push((var("CEDAR_NAMESPACE"), message));
+            None
+        }
+    };
+    let actions = match schema.as_ref().map(Schema::action_entities) {
+        Some(Ok(actions)) => actions,
+        Some(Err(e)) => {
+            problems.push((var("CEDAR_SCHEMA"), e.to_string()));
+            Entities::empty()
+        }
+        None => Entities::empty(),
+    };
+    let (Some(model), true) = (model, problems.is_empty()) else {
+        return Err(problems);
+    };
+
+    let routes = Routes::new(list);
+    let route_actions: Vec<EntityUid> = routes
+        .list()
+        .iter()
+        .map(|r| model.action(&r.action))
+        .collect();
+    warnings.extend(lints(
+        &routes,
+        &route_actions,
+        &policies,
+        schema.as_ref(),
+        &actions,
+    ));
+    let issuers = issuers
+        .iter()
+        .map(|issuer| issuer_model(issuer, settings.groups_claim.as_deref(), scope_claims))
+        .collect();
+    let ids = policies
+        .policies()
+        .map(|p| &*Box::leak(AsRef::<str>::as_ref(p.id()).to_owned().into_boxed_str()))
+        .collect();
+    Ok(Some(Engine {
+        policies,
+        actions,
+        model,
+        routes,
+        route_actions,
+        issuers,
+        ids,
+        authorizer: cedar_policy::Authorizer::new(),
+        warnings,
+    }))
+}
+
+/// The namespace of the schema's actions, when they all share one.
+fn schema_namespace(schema: &Schema) -> String {
+    let mut namespaces = schema.actions().map(|a| a.type_name().namespace());
+    let first = namespaces.next().unwrap_or_default();
+    if namespaces.all(|n| n == first) {
+        first
+    } else {
+        String::new()
+    }
+}
+
+/// The principal prefix and groups claim of an issuer, as Verified Permissions sets them: a
+/// Cognito user pool's id and `cognito:groups`; otherwise the issuer's name and `groups`.
+fn issuer_model(
+    issuer: &CedarIssuer<'_>,
+    groups_claim: Option<&str>,
+    scopes: &[String],
+) -> IssuerModel {
+    let cognito = issuer.cognito;
+    let prefix = if cognito {
+        issuer
+            .issuer
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        issuer.name.to_owned()
+    };
+    let default_groups = if cognito { "cognito:groups" } else { "groups" };
+    IssuerModel {
+        prefix,
+        groups_claim: issuer
+            .groups_claim
+            .or(groups_claim)
+            .unwrap_or(default_groups)
+            .to_owned(),
+        scope_claims: scopes.to_vec(),
+    }
+}
+
+/// What `policy check` points out besides the validator's warnings: routes no policy can permit,
+/// routes the schema has no action for, and routes an IAM policy cannot tell apart.
+fn lints(
+    routes: &Routes,
+    route_actions: &[EntityUid],
+    policies: &cedar_policy::PolicySet,
+    schema: Option<&Schema>,
+    actions: &Entities,
+) -> Vec<String> {
+    let mut lints = Vec::new();
+    for (route, action) in routes.list().iter().zip(route_actions) {
+        let permits = policies.policies().filter(|p| p.effect() == Effect::Permit);
+        let mut permitting = permits.filter(|p| match p.action_constraint() {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(a) => a == *action,
+            ActionConstraint::In(list) => list.iter().any(|a| actions.is_ancestor_of(a, action)),
+        });
+        if permitting.next().is_none() {
+            lints.push(format!(
+                "route {:?}: no policy permits it (every call is denied)",
+                route.action
+            ));
+        }
+        if let Some(schema) = schema
+            && !schema.actions().any(|a| a == action)
+        {
+            lints.push(format!(
+                "route {:?}: the schema has no action {action}, so no validated policy names it",
+                route.action
+            ));
+        }
+    }
+    for route in routes.ambiguous() {
+        lints.push(format!(
+            "route {:?}: its IAM pattern {:?} covers other routes' paths and theirs cover its \
+             own, so a cached policy may answer it wrongly when it is denied and they are \
+             permitted (the route called is always answered right; use TTL 0 for such APIs)",
+            route.action, route.pattern
+        ));
+    }
+    lints
+}

@@ -1,0 +1,206 @@
+//! The engine through the configuration, with the PetStore example's files
+//! (`examples/petstore-cedar/`).
+
+use super::*;
+use crate::config::Config;
+use std::collections::HashMap;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/petstore-cedar");
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, crate::ConfigError> {
+    let mut map: HashMap<String, String> = [
+        ("TOKEN_ISSUER", "https://issuer.example/"),
+        ("AUDIENCE", "api"),
+        ("ISSUER_NAME", "petstore"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    map.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|name| map.get(name).cloned())
+}
+
+fn example() -> std::sync::Arc<Engine> {
+    let policies = format!("{EXAMPLE}/policies");
+    let schema = format!("{EXAMPLE}/schema.cedarschema");
+    let openapi = format!("{EXAMPLE}/openapi.yaml");
+    config(&[
+        ("CEDAR_POLICIES", &policies),
+        ("CEDAR_SCHEMA", &schema),
+        ("API_DEFINITION", &openapi),
+    ])
+    .unwrap()
+    .cedar
+    .expect("policies configured")
+}
+
+fn permitted(engine: &Engine, claims: &str) -> Vec<(String, bool)> {
+    let compiled = engine.compile(0, claims.as_bytes()).unwrap();
+    engine
+        .routes()
+        .list()
+        .iter()
+        .zip(compiled.verdicts())
+        .map(|(r, v)| (r.action.clone(), v.permitted))
+        .collect()
+}
+
+#[test]
+fn the_petstore_policies_decide_every_route_per_group() {
+    let engine = example();
+    assert_eq!(engine.policy_count(), 4);
+    let reader = permitted(&engine, r#"{"sub":"bob","groups":["readers"]}"#);
+    assert_eq!(
+        reader,
+        [
+            ("get /pets".to_owned(), true),
+            ("post /pets".to_owned(), false),
+            ("get /pets/{petId}".to_owned(), true),
+            ("delete /pets/{petId}".to_owned(), false),
+        ]
+    );
+    let admin = r#"{"sub":"ann","groups":["admins"]}"#;
+    let admin_mfa = r#"{"sub":"ann","groups":["admins"],"amr":["pwd","mfa"]}"#;
+    assert_eq!(
+        permitted(&engine, admin)
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .count(),
+        3,
+        "admins, but no delete without mfa"
+    );
+    assert!(permitted(&engine, admin_mfa).iter().all(|(_, ok)| *ok));
+    let writer = permitted(&engine, r#"{"sub":"w","scope":"read:pets write:pets"}"#);
+    assert_eq!(
+        writer
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(a, _)| a.as_str())
+            .collect::<Vec<_>>(),
+        ["post /pets"]
+    );
+    // The denying policy of a forbid, and none where no permit applied.
+    let compiled = engine.compile(0, admin.as_bytes()).unwrap();
+    assert_eq!(
+        engine.policy_id(compiled.verdicts()[3].policy),
+        "delete-needs-mfa"
+    );
+    let compiled = engine.compile(0, br#"{"sub":"x"}"#).unwrap();
+    assert_eq!(engine.policy_id(compiled.verdicts()[0].policy), NO_PERMIT);
+}
+
+#[test]
+fn routes_come_from_the_schema_when_no_list_or_document_names_them() {
+    let policies = format!("{EXAMPLE}/policies");
+    let schema = format!("{EXAMPLE}/schema.cedarschema");
+    let c = config(&[("CEDAR_POLICIES", &policies), ("CEDAR_SCHEMA", &schema)]).unwrap();
+    let engine = c.cedar.unwrap();
+    assert_eq!(engine.routes().list().len(), 4);
+    let err = config(&[("CEDAR_POLICIES", &policies)]).unwrap_err();
+    assert_eq!(err.problems[0].variable, "CEDAR_ROUTES", "{err}");
+}
+
+#[test]
+fn policies_failing_validation_are_refused_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("a.cedar");
+    std::fs::write(
+        &good,
+        "permit(principal, action == PetStore::Action::\"get /pets\", resource);\n",
+    )
+    .unwrap();
+    // Line 3: an attribute the schema does not declare; a second file with a syntax error.
+    std::fs::write(
+        dir.path().join("b.cedar"),
+        "// admins\n@id(\"typo\")\npermit(principal, action, resource) when { principal.emial == \"x\" };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.cedar"),
+        "permit(principal, action resource);\n",
+    )
+    .unwrap();
+    let folder = dir.path().to_str().unwrap().to_owned();
+    let schema = format!("{EXAMPLE}/schema.cedarschema");
+    let err = config(&[
+        ("CEDAR_POLICIES", &folder),
+        ("CEDAR_SCHEMA", &schema),
+        ("CEDAR_ROUTES", "GET /pets"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    let c = format!("{folder}/c.cedar:1:");
+    assert!(
+        text.contains(&c),
+        "the syntax error's line and column:\n{text}"
+    );
+    assert!(
+        !text.contains("emial"),
+        "not validated while a file does not parse:\n{text}"
+    );
+
+    std::fs::remove_file(dir.path().join("c.cedar")).unwrap();
+    let err = config(&[
+        ("CEDAR_POLICIES", &folder),
+        ("CEDAR_SCHEMA", &schema),
+        ("CEDAR_ROUTES", "GET /pets"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    let b = format!("{folder}/b.cedar:3:");
+    assert!(text.contains(&b) && text.contains("\"typo\""), "{text}");
+    assert!(
+        err.problems.iter().all(|p| p.variable == "CEDAR_POLICIES"),
+        "{err:?}"
+    );
+
+    let bad_schema = dir.path().join("schema.cedarschema");
+    std::fs::write(
+        &bad_schema,
+        "namespace PetStore {\n  entity User in [Nope];\n}\n",
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("b.cedar")).unwrap();
+    let err = config(&[
+        ("CEDAR_POLICIES", good.to_str().unwrap()),
+        ("CEDAR_SCHEMA", bad_schema.to_str().unwrap()),
+        ("CEDAR_ROUTES", "GET /pets"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.problems[0].variable, "CEDAR_SCHEMA", "{err}");
+}
+
+#[test]
+fn an_explicit_simple_response_needs_the_route_key_under_cedar_too() {
+    let policies = format!("{EXAMPLE}/policies");
+    let err = config(&[
+        ("CEDAR_POLICIES", &policies),
+        ("CEDAR_ROUTES", "GET /pets"),
+        ("HTTP_API_RESPONSE", "simple"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.problems[0].variable, "HTTP_API_RESPONSE", "{err}");
+}
+
+#[test]
+fn the_lints_name_routes_no_policy_permits() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.cedar");
+    std::fs::write(
+        &file,
+        "permit(principal, action == PetStore::Action::\"get /pets\", resource);",
+    )
+    .unwrap();
+    let c = config(&[
+        ("CEDAR_POLICIES", file.to_str().unwrap()),
+        ("CEDAR_ROUTES", "GET /pets; PUT /pets/{petId}"),
+        ("CEDAR_NAMESPACE", "PetStore"),
+    ])
+    .unwrap();
+    let warnings = c.cedar.unwrap().warnings().join("\n");
+    assert!(
+        warnings.contains("\"put /pets/{petId}\": no policy permits it"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("\"get /pets\": no policy"), "{warnings}");
+}

@@ -1,0 +1,256 @@
+//! The fast reader of events: a [`Scanner`] over the events API Gateway actually sends, borrowing
+//! every string. Anything unusual (escapes where it cannot borrow, unexpected types) makes it
+//! give up, and the event goes to the serde_json reader, the reference.
+
+use super::{
+    ClientCert, Context, ContextHttp, ContextIdentity, DPOP_HEADER, Fields, IdentityValues, Names,
+};
+use crate::json::Scanner;
+use std::borrow::Cow;
+
+/// The fast path: reads the events API Gateway actually sends with a [`Scanner`], or gives up
+/// with `None` and leaves the event to [`Fields::with_serde`].
+pub(super) fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
+    let mut scanner = Scanner::new(json);
+    let mut fields = Fields::default();
+    let mut seen = 0u16;
+    if !scanner.open(b'{')? {
+        loop {
+            let key = scanner.key()?;
+            let bit = match key {
+                "type" => 1,
+                "version" => 2,
+                "authorizationToken" => 4,
+                "methodArn" => 8,
+                "routeArn" => 16,
+                "headers" => 32,
+                "identitySource" => 64,
+                "queryStringParameters" => 128,
+                "routeKey" => 256,
+                "resource" => 512,
+                "httpMethod" => 1024,
+                "rawPath" => 2048,
+                "requestContext" => 4096,
+                _ => 0,
+            };
+            if bit == 0 {
+                scanner.skip_value()?;
+            } else {
+                if seen & bit != 0 {
+                    return None; // serde_json: "duplicate field"
+                }
+                seen |= bit;
+                if scanner.peek()? == b'n' {
+                    scanner.null()?;
+                } else {
+                    match key {
+                        "headers" => {
+                            [fields.header, fields.dpop] = members_named(
+                                &mut scanner,
+                                [names.header, Some(DPOP_HEADER)],
+                                true,
+                            )?;
+                        }
+                        "queryStringParameters" => {
+                            [fields.query, _] =
+                                members_named(&mut scanner, [names.query, None], false)?;
+                        }
+                        "requestContext" => {
+                            fields.context = Some(request_context(&mut scanner)?);
+                        }
+                        "identitySource" => {
+                            fields.identity = Some(identity_values(&mut scanner, names)?);
+                        }
+                        _ => {
+                            let value = Some(Cow::Borrowed(scanner.string()?));
+                            *match key {
+                                "type" => &mut fields.kind,
+                                "version" => &mut fields.version,
+                                "authorizationToken" => &mut fields.authorization_token,
+                                "methodArn" => &mut fields.method_arn,
+                                "routeArn" => &mut fields.route_arn,
+                                "routeKey" => &mut fields.route_key,
+                                "resource" => &mut fields.resource,
+                                "rawPath" => &mut fields.raw_path,
+                                _ => &mut fields.http_method,
+                            } = value;
+                        }
+                    }
+                }
+            }
+            if scanner.comma_or_end(b'}')? {
+                break;
+            }
+        }
+    }
+    // Nothing but whitespace may follow.
+    scanner.at_end().then_some(fields)
+}
+
+/// The string members `names` of an object (`headers`, `queryStringParameters`), found without
+/// case when `any_case`; `None` names no member, and the object's other values are skipped.
+fn members_named<'a>(
+    scanner: &mut Scanner<'a>,
+    names: [Option<&str>; 2],
+    any_case: bool,
+) -> Option<[Option<Cow<'a, str>>; 2]> {
+    let mut found = [None, None];
+    if scanner.open(b'{')? {
+        return Some(found);
+    }
+    loop {
+        let key = scanner.key()?;
+        match names.iter().position(|name| is_named(key, *name, any_case)) {
+            Some(index) => {
+                if found[index].is_some() {
+                    return None; // the same member twice: serde_json's path refuses the event
+                }
+                found[index] = Some(Cow::Borrowed(scanner.string()?));
+            }
+            None => scanner.skip_value()?,
+        }
+        if scanner.comma_or_end(b'}')? {
+            return Some(found);
+        }
+    }
+}
+
+/// Whether the member `key` is the one `name` names.
+pub(super) fn is_named(key: &str, name: Option<&str>, any_case: bool) -> bool {
+    name.is_some_and(|name| {
+        if any_case {
+            key.eq_ignore_ascii_case(name)
+        } else {
+            key == name
+        }
+    })
+}
+
+/// Reads `requestContext`: `domainName`, `path`, `http.method` and
+/// `identity.clientCert.clientCertPem`, each object member once (as serde's derive insists).
+fn request_context<'a>(scanner: &mut Scanner<'a>) -> Option<Context<'a>> {
+    let mut context = Context::default();
+    let mut seen = 0u8;
+    object_members(scanner, |scanner, key| {
+        let bit = match key {
+            "domainName" => 1,
+            "path" => 2,
+            "http" => 4,
+            "identity" => 8,
+            _ => return scanner.skip_value(),
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        match key {
+            "domainName" => context.domain_name = optional_string(scanner)?,
+            "path" => context.path = optional_string(scanner)?,
+            "http" => {
+                context.http = optional_object(scanner, |scanner| {
+                    let mut http = ContextHttp::default();
+                    let mut seen = false;
+                    object_members(scanner, |scanner, key| {
+                        if key != "method" {
+                            return scanner.skip_value();
+                        }
+                        if std::mem::replace(&mut seen, true) {
+                            return None;
+                        }
+                        http.method = optional_string(scanner)?;
+                        Some(())
+                    })?;
+                    Some(http)
+                })?
+            }
+            _ => {
+                context.identity = optional_object(scanner, |scanner| {
+                    let mut identity = ContextIdentity::default();
+                    let mut seen = false;
+                    object_members(scanner, |scanner, key| {
+                        if key != "clientCert" {
+                            return scanner.skip_value();
+                        }
+                        if std::mem::replace(&mut seen, true) {
+                            return None;
+                        }
+                        identity.client_cert = optional_object(scanner, |scanner| {
+                            let mut cert = ClientCert::default();
+                            let mut seen = false;
+                            object_members(scanner, |scanner, key| {
+                                if key != "clientCertPem" {
+                                    return scanner.skip_value();
+                                }
+                                if std::mem::replace(&mut seen, true) {
+                                    return None;
+                                }
+                                cert.client_cert_pem = optional_string(scanner)?;
+                                Some(())
+                            })?;
+                            Some(cert)
+                        })?;
+                        Some(())
+                    })?;
+                    Some(identity)
+                })?
+            }
+        }
+        Some(())
+    })?;
+    Some(context)
+}
+
+/// Calls `member` with each key of an object, the scanner at its value.
+fn object_members<'a>(
+    scanner: &mut Scanner<'a>,
+    mut member: impl FnMut(&mut Scanner<'a>, &'a str) -> Option<()>,
+) -> Option<()> {
+    if scanner.open(b'{')? {
+        return Some(());
+    }
+    loop {
+        let key = scanner.key()?;
+        member(scanner, key)?;
+        if scanner.comma_or_end(b'}')? {
+            return Some(());
+        }
+    }
+}
+
+/// A string, or `null`.
+fn optional_string<'a>(scanner: &mut Scanner<'a>) -> Option<Option<Cow<'a, str>>> {
+    if scanner.peek()? == b'n' {
+        scanner.null()?;
+        Some(None)
+    } else {
+        Some(Some(Cow::Borrowed(scanner.string()?)))
+    }
+}
+
+/// An object read by `read`, or `null`.
+fn optional_object<'a, T>(
+    scanner: &mut Scanner<'a>,
+    read: impl FnOnce(&mut Scanner<'a>) -> Option<T>,
+) -> Option<Option<T>> {
+    if scanner.peek()? == b'n' {
+        scanner.null()?;
+        Some(None)
+    } else {
+        read(scanner).map(Some)
+    }
+}
+
+/// The values of an `identitySource` array (strings) that the authorizer reads.
+fn identity_values<'a>(scanner: &mut Scanner<'a>, names: &Names<'_>) -> Option<IdentityValues<'a>> {
+    let mut identity = IdentityValues::default();
+    if scanner.open(b'[')? {
+        return Some(identity);
+    }
+    for index in 0.. {
+        identity.take(index, Cow::Borrowed(scanner.string()?), names);
+        if scanner.comma_or_end(b']')? {
+            break;
+        }
+    }
+    Some(identity)
+}

@@ -1,0 +1,142 @@
+//! The answer under Cedar policies: every known route's decision, evaluated at a cache miss (or
+//! remembered by the verified-token cache), compiled into the one policy API Gateway caches.
+
+use super::Authorizer;
+#[cfg(feature = "cedar")]
+use super::{Call, Verified};
+#[cfg(feature = "cedar")]
+use crate::policy::{self, Grant};
+#[cfg(feature = "cedar")]
+use crate::report::{Decision, Outcome, Reject};
+#[cfg(feature = "cedar")]
+use std::sync::Arc;
+
+/// What the verified-token cache remembered beside the key: the Cedar decisions, if any.
+#[cfg(feature = "cedar")]
+pub(super) type Remembered = Option<Arc<crate::cedar::Compiled>>;
+#[cfg(not(feature = "cedar"))]
+pub(super) type Remembered = NothingRemembered;
+
+/// Without the `cedar` feature the cache keeps only the key.
+#[cfg(not(feature = "cedar"))]
+#[derive(Clone, Copy, Default)]
+pub(super) struct NothingRemembered;
+
+impl Authorizer {
+    /// Whether the answer depends on the route called (route rules or Cedar policies): an HTTP
+    /// API simple response then needs the route key in the cache key.
+    pub(super) fn decides_per_route(&self) -> bool {
+        #[cfg(feature = "cedar")]
+        let cedar = self.config.cedar.is_some();
+        #[cfg(not(feature = "cedar"))]
+        let cedar = false;
+        cedar || !self.config.route_rules.is_empty()
+    }
+
+    /// Whether the verified-token cache says this key verified this token; fills `remembered`
+    /// with what it kept beside it.
+    #[inline]
+    pub(super) fn cached(
+        &self,
+        digest: &crate::verified::TokenDigest,
+        key: &crate::keyset::VerifyingKey,
+        remembered: &mut Remembered,
+    ) -> bool {
+        #[cfg(feature = "cedar")]
+        {
+            match self.verified.verified_by(digest, key) {
+                Some(compiled) => {
+                    *remembered = compiled;
+                    true
+                }
+                None => false,
+            }
+        }
+        #[cfg(not(feature = "cedar"))]
+        {
+            let NothingRemembered = *remembered;
+            self.verified.was_verified_by(digest, key)
+        }
+    }
+
+    /// The answer under Cedar policies: every known route's decision (remembered by the
+    /// verified-token cache, or evaluated now and remembered), the called route's verdict, and
+    /// one policy for all routes.
+    #[cfg(feature = "cedar")]
+    pub(super) fn answer_cedar(
+        &self,
+        cedar: CedarCall<'_>,
+        grant: &Grant<'_>,
+        call: Call<'_>,
+        out: &mut Vec<u8>,
+        decision: &mut Decision,
+    ) -> Result<Outcome, Reject> {
+        let engine = cedar.engine;
+        let fresh = cedar.verified.remembered.is_none();
+        let compiled = match cedar.verified.remembered {
+            Some(compiled) => compiled,
+            None => Arc::new(engine.compile(cedar.issuer, cedar.verified.payload)?),
+        };
+        let known = engine.routes().called(call.arn, call.route);
+        let verdict = match known {
+            Some(route) => compiled.verdicts()[route],
+            None => {
+                let action = match call.route {
+                    Some((method, template)) if method != "$default" => {
+                        format!("{} {template}", method.to_ascii_lowercase())
+                    }
+                    _ => format!(
+                        "{} /{}",
+                        call.arn.method.to_ascii_lowercase(),
+                        call.arn.path
+                    ),
+                };
+                engine.decide_one(cedar.issuer, cedar.verified.payload, &action)?
+            }
+        };
+        let rules = &self.config.route_rules;
+        let allowed = if call.simple {
+            let allowed = verdict.permitted && !grant.denies_called_route(rules);
+            policy::write_simple(out, allowed, Some(grant));
+            allowed
+        } else {
+            crate::cedar::write_policy(
+                out,
+                grant,
+                self.config.resource_mode,
+                rules,
+                engine,
+                &compiled,
+                (verdict, known),
+            )
+        };
+        if let Some((digest, key)) = cedar.verified.remember
+            && fresh
+        {
+            self.verified.remember_compiled(digest, key, compiled);
+        }
+        if !verdict.permitted {
+            let policy = engine.policy_id(verdict.policy);
+            decision.policy = Some(policy);
+            ::metrics::counter!(
+                crate::cedar::CEDAR_DENIALS,
+                "policy" => policy,
+                "issuer" => self.issuers[cedar.issuer].name.clone()
+            )
+            .increment(1);
+        }
+        Ok(if allowed {
+            Outcome::Allow
+        } else {
+            Outcome::Deny
+        })
+    }
+}
+
+/// What a Cedar answer needs of the verification.
+#[cfg(feature = "cedar")]
+pub(super) struct CedarCall<'a> {
+    pub(super) engine: &'a crate::cedar::Engine,
+    pub(super) issuer: usize,
+    pub(super) verified: Verified<'a>,
+}
