@@ -483,3 +483,29 @@ async fn a_certificate_bound_token_needs_its_certificate_on_http_apis_too() {
         "missing_proof",
     );
 }
+
+#[tokio::test]
+async fn requiring_binding_warns_at_start_unless_the_identity_source_holds_the_proof() {
+    let (server, key, token) = dpop_bound().await;
+    let event = || dpop_event(&token, &key.proof("GET", URL, &token, now()));
+    // API Gateway's cache keyed by the Authorization header alone would let a bound token pass
+    // without a proof: said at start, as the authorizer cannot see the TTL.
+    let required = env_for(&server, &[("REQUIRE_SENDER_CONSTRAINT", "true")]);
+    let run = invoke(&required, &event()).await;
+    allowed(&run);
+    assert!(run.stderr.contains("result TTL is 0"), "{}", run.stderr);
+    // The proof in the identity source (in any position: the DPoP header never holds the token).
+    let with_proof = env_for(
+        &server,
+        &[
+            ("REQUIRE_SENDER_CONSTRAINT", "true"),
+            (
+                "IDENTITY_SOURCE",
+                "method.request.header.DPoP,method.request.header.Authorization",
+            ),
+        ],
+    );
+    let run = invoke(&with_proof, &event()).await;
+    allowed(&run);
+    assert!(!run.stderr.contains("result TTL is 0"), "{}", run.stderr);
+}

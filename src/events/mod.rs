@@ -3,7 +3,7 @@
 //! token is checked against (the `DPoP` header, the request's method, domain and path, the client
 //! certificate); every other field is skipped.
 
-use crate::identity::{IdentitySource, Source};
+use crate::identity::{DPOP_HEADER, IdentitySource, Source};
 mod scan;
 mod serde_reader;
 
@@ -54,9 +54,6 @@ pub struct Possession<'a> {
     /// clientCertPem` (REST), `requestContext.authentication.clientCert.clientCertPem` (HTTP API).
     pub client_cert_pem: Option<Cow<'a, str>>,
 }
-
-/// The name of the DPoP proof header (RFC 9449 §4.1).
-const DPOP_HEADER: &str = "DPoP";
 
 impl Event<'_> {
     /// The route template that was called (see the field docs), when the event names it.

@@ -119,6 +119,9 @@ impl Authorizer {
             }
         }
         preload_jwks_files(&issuers, &config)?;
+        if let Some(warning) = config.sender_constraint_cache_warning() {
+            tracing::warn!("{warning}");
+        }
         let introspector = introspection::for_config(&config)?;
         Ok(Authorizer {
             introspector,

@@ -383,12 +383,8 @@ fn carries_dpop(request: &Request) -> bool {
 /// for them. A DPoP proof changes with every request; only a TTL of 0 checks each one.
 fn warn_dpop_cached(identity: &IdentitySource) {
     static WARNED: std::sync::Once = std::sync::Once::new();
-    let with_proof = identity
-        .sources()
-        .iter()
-        .any(|s| matches!(s, Source::Header(name) if name.eq_ignore_ascii_case("dpop")));
     WARNED.call_once(|| {
-        if with_proof {
+        if identity.holds_dpop_proof() {
             tracing::warn!(
                 identity_source = %identity,
                 "an answer for a DPoP request is cached under the token and its proof: the same \
