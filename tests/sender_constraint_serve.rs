@@ -186,7 +186,7 @@ async fn the_tools_refuse_what_would_never_be_accepted() {
     let (issuer, dpop) = (path(&issuer_key), path(&dpop_key));
     let not_a_cert = dir.path().join("not-a-cert.pem");
     std::fs::write(&not_a_cert, "hello").unwrap();
-    let refusals: [(Vec<&str>, &str); 7] = [
+    let refusals: [(Vec<&str>, &str); 8] = [
         // `proof` never makes a key: no token could be bound to it.
         (
             vec![
@@ -267,7 +267,33 @@ async fn the_tools_refuse_what_would_never_be_accepted() {
             ],
             "HTTP method",
         ),
+        (
+            vec![
+                "proof",
+                "--key",
+                dpop,
+                "--url",
+                "https://u:p@a.example/x",
+                "--token",
+                "t",
+            ],
+            "https://127.0.0.1:PORT",
+        ),
     ];
+    // Refused before anything is written.
+    let unused = dir.path().join("unused.pem");
+    let (code, _, _) = run(&[
+        "token",
+        "--key",
+        issuer,
+        "--dpop-key",
+        path(&unused),
+        "--claim",
+        "cnf={}",
+    ])
+    .await;
+    assert_eq!(code, 2);
+    assert!(!unused.exists(), "no key made for a refused token");
     // After the first refusal, a key exists for the later `proof` calls.
     for (i, (args, says)) in refusals.iter().enumerate() {
         if i == 1 {

@@ -211,11 +211,12 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
     }
     let key = dev_issuer::load_key(&args.key, args.kid.as_deref())?;
     let mut extra = args.claims.clone();
+    let binds = args.dpop_key.is_some() || args.client_cert.is_some();
+    if binds && extra.iter().any(|(name, _)| name == "cnf") {
+        return Err(SenderError::TwoBindings.into());
+    }
     if let Some(cnf) = sender::confirmation(args.dpop_key.as_deref(), args.client_cert.as_deref())?
     {
-        if extra.iter().any(|(name, _)| name == "cnf") {
-            return Err(SenderError::TwoBindings.into());
-        }
         extra.push(("cnf".to_owned(), cnf));
     }
     let spec = TokenSpec {

@@ -259,7 +259,13 @@ pub struct ProofArgs {
 pub fn proof(args: &ProofArgs, out: &mut impl Write) -> Result<(), LocalError> {
     let url = url::Url::parse(&args.url)
         .ok()
-        .filter(|url| url.scheme() == "https" && url.host_str().is_some())
+        // The authorizer refuses an `htu` with user information (`dpop::htu_matches`).
+        .filter(|url| {
+            url.scheme() == "https"
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+        })
         .ok_or_else(|| SenderError::BadUrl(args.url.clone()))?;
     // RFC 9110 §9.1: a method is a token.
     let token_chars = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
