@@ -65,5 +65,6 @@ pub use keyset::{KeySet, VerifyingKey};
 pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};
 pub use refresher::{KeyStore, Schedule};
 pub use report::{
-    Attempt, Decision, NO_ISSUER, Observer, Outcome, Reject, Trigger, UNAUTHORIZED, Unobserved,
+    Attempt, Decision, IntrospectionCall, Lookup, NO_ISSUER, Observer, Outcome, Reject, Trigger,
+    UNAUTHORIZED, Unobserved,
 };

@@ -119,7 +119,7 @@ impl Authorizer {
             }
         }
         preload_jwks_files(&issuers, &config)?;
-        let introspector = introspection::for_config(&config)?;
+        let introspector = introspection::for_config(&config, observer.clone())?;
         Ok(Authorizer {
             introspector,
             rules,
