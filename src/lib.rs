@@ -29,6 +29,7 @@ mod binding;
 #[cfg(feature = "cedar")]
 pub mod cedar;
 mod claims;
+pub mod clock;
 mod config;
 mod dpop;
 pub mod events;
@@ -59,7 +60,7 @@ pub use config::{
 };
 pub use events::EventKind;
 pub use fetcher::{ClientError, FetchError, Fetcher};
-pub use handler::{Authorizer, TrustedIssuer};
+pub use handler::{Authorizer, TrustedIssuer, Wiring};
 pub use identity::{IdentitySource, Source};
 pub use keyset::{KeySet, VerifyingKey};
 pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod client;
 pub mod response;
 
+use crate::clock::Clock;
 use crate::config::{Config, IssuerConfig};
 pub use crate::config::{IntrospectMode, IntrospectionSettings};
 use crate::fetcher::{ClientError, Fetcher};
@@ -60,6 +61,7 @@ pub enum Answer {
 pub fn for_config(
     config: &Config,
     observer: Arc<dyn Observer>,
+    clock: Arc<dyn Clock>,
 ) -> Result<Option<(usize, Introspector)>, ClientError> {
     let Some((index, issuer)) = config
         .issuers
@@ -80,8 +82,9 @@ pub fn for_config(
         issuer: index,
         observer,
     };
-    let introspector = Introspector::new(http, issuer, config.transport.allow_http, reporter)
-        .map_err(|e| ClientError::Introspection(e.to_string()))?;
+    let introspector =
+        Introspector::new(http, issuer, config.transport.allow_http, reporter, clock)
+            .map_err(|e| ClientError::Introspection(e.to_string()))?;
     Ok(introspector.map(|i| (index, i)))
 }
 
@@ -120,6 +123,8 @@ struct Inner {
     inflight: Mutex<HashMap<Digest, Call>>,
     budget: Budget,
     reporter: Reporter,
+    /// The clock of cache lifetimes and the call budget.
+    clock: Arc<dyn Clock>,
 }
 
 /// Who hears of this issuer's lookups and calls (metrics).
@@ -155,6 +160,7 @@ impl Introspector {
         issuer: &IssuerConfig,
         allow_http: bool,
         reporter: Reporter,
+        clock: Arc<dyn Clock>,
     ) -> Result<Option<Self>, SetupError> {
         let settings = &issuer.introspection;
         if settings.mode == IntrospectMode::Off {
@@ -171,8 +177,9 @@ impl Introspector {
                 client: Client::new(http, &issuer.issuer, settings, allow_http),
                 answers,
                 inflight: Mutex::new(HashMap::new()),
-                budget: Budget::new(settings.max_calls_per_second, Instant::now()),
+                budget: Budget::new(settings.max_calls_per_second, clock.now()),
                 reporter,
+                clock,
             }),
         }))
     }
@@ -202,7 +209,7 @@ impl Introspector {
     /// from a new call if the budget allows one.
     pub async fn introspect(&self, token: &str) -> Answer {
         let inner = &self.inner;
-        let now = Instant::now();
+        let now = inner.clock.now();
         let digest = inner.answers.digest(token);
         if let Some(verdict) = inner.answers.get(digest, now) {
             inner.reporter.lookup(Lookup::Hit);
@@ -265,7 +272,8 @@ impl Inner {
         // given is an access token.
         let result = inner.client.introspect(&token, "access_token").await;
         drop(token);
-        let now = Instant::now();
+        let elapsed = started.elapsed();
+        let now = inner.clock.now();
         let label = match &result {
             Ok(Verdict::Active { .. }) => "active",
             Ok(Verdict::Inactive) => "inactive",
@@ -277,7 +285,7 @@ impl Inner {
             .introspection_call(&IntrospectionCall {
                 issuer: inner.reporter.issuer,
                 result: label,
-                elapsed: now.duration_since(started),
+                elapsed,
             });
         match &result {
             Ok(verdict) => {
