@@ -243,6 +243,7 @@ async fn run_lambda(started: Instant) -> ExitCode {
     let authorizer = match build_authorizer(|config| {
         Arc::new(jwt_authorizer::metrics::install_handles(
             &config.issuer_names(),
+            &config.cedar_policy_ids(),
         ))
     }) {
         Ok(authorizer) => authorizer,

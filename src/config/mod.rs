@@ -209,6 +209,15 @@ impl Config {
         )
     }
 
+    /// The ids of the Cedar policies a denial can name (metric dimensions); none without Cedar.
+    pub fn cedar_policy_ids(&self) -> Vec<&'static str> {
+        #[cfg(feature = "cedar")]
+        if let Some(engine) = &self.cedar {
+            return engine.denial_ids().collect();
+        }
+        Vec::new()
+    }
+
     /// The issuers' names, in configuration order (metric dimensions).
     pub fn issuer_names(&self) -> Vec<&str> {
         self.issuers.iter().map(|i| i.name.as_str()).collect()

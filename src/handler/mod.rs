@@ -18,6 +18,7 @@ use cedar::Remembered;
 use crate::algorithm::Algorithm;
 use crate::binding::{self, SenderChecks};
 use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind, Possession};
 use crate::fetcher::{ClientError, Fetcher};
@@ -60,6 +61,25 @@ impl TrustedIssuer {
     }
 }
 
+/// What the binary, or a test, plugs into an [`Authorizer`]: who hears of what happened, and the
+/// clock of key refresh intervals, cooldowns and caches.
+#[derive(Clone)]
+pub struct Wiring {
+    /// Told of every decision, key refresh and introspection call (metrics).
+    pub observer: Arc<dyn Observer>,
+    /// Read for intervals and cache lifetimes (token times come as `authorize_at`'s `now`).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Wiring {
+    fn default() -> Self {
+        Wiring {
+            observer: Arc::new(Unobserved),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
 /// The authorizer: configuration, claim rules and each issuer's keys, shared by every invocation.
 pub struct Authorizer {
     config: Arc<Config>,
@@ -92,6 +112,19 @@ impl Authorizer {
     /// # Errors
     /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
     pub fn with_observer(config: Config, observer: Arc<dyn Observer>) -> Result<Self, ClientError> {
+        let wiring = Wiring {
+            observer,
+            ..Wiring::default()
+        };
+        Self::wired(config, wiring)
+    }
+
+    /// As [`Authorizer::from_config`], with what `wiring` plugs in.
+    ///
+    /// # Errors
+    /// [`ClientError`] when the HTTP client for the JWKS cannot be built.
+    pub fn wired(config: Config, wiring: Wiring) -> Result<Self, ClientError> {
+        let Wiring { observer, clock } = wiring;
         let client = Fetcher::client(&config.transport)?;
         let rules = config.claim_rules();
         let issuers: Vec<TrustedIssuer> = config
@@ -102,7 +135,8 @@ impl Authorizer {
                 let fetcher = Fetcher::new(client.clone(), &config.transport, issuer);
                 let keys = KeyStore::new(fetcher, Schedule::for_issuer(issuer))
                     .for_issuer(index, &issuer.name)
-                    .with_observer(observer.clone());
+                    .with_observer(observer.clone())
+                    .with_clock(clock.clone());
                 TrustedIssuer {
                     name: issuer.name.clone(),
                     issuer: issuer.issuer.clone(),
@@ -122,7 +156,7 @@ impl Authorizer {
         if let Some(warning) = config.sender_constraint_cache_warning() {
             tracing::warn!("{warning}");
         }
-        let introspector = introspection::for_config(&config)?;
+        let introspector = introspection::for_config(&config, observer.clone(), clock)?;
         Ok(Authorizer {
             introspector,
             rules,

@@ -285,12 +285,12 @@ pub async fn serve_with_env(
         Some(Config::from_lookup(env)?)
     };
     // The Prometheus recorder (if installed) gets its handles once the issuers are known.
-    let metrics = crate::metrics::install_handles(
-        &authorizer
-            .as_ref()
-            .map(Config::issuer_names)
-            .unwrap_or_default(),
-    );
+    let metrics = match &authorizer {
+        Some(config) => {
+            crate::metrics::install_handles(&config.issuer_names(), &config.cedar_policy_ids())
+        }
+        None => crate::metrics::install_handles(&[], &[]),
+    };
     crate::metrics::record_init(Duration::ZERO);
     let authorizer = match authorizer {
         Some(config) => Some(Arc::new(Authorizer::with_observer(
