@@ -29,6 +29,7 @@ mod binding;
 #[cfg(feature = "cedar")]
 pub mod cedar;
 mod claims;
+pub mod clock;
 mod config;
 mod dpop;
 pub mod events;
@@ -59,11 +60,12 @@ pub use config::{
 };
 pub use events::EventKind;
 pub use fetcher::{ClientError, FetchError, Fetcher};
-pub use handler::{Authorizer, TrustedIssuer};
+pub use handler::{Authorizer, TrustedIssuer, Wiring};
 pub use identity::{IdentitySource, Source};
 pub use keyset::{KeySet, VerifyingKey};
 pub use policy::{MethodArn, ResourceMode, RouteRule, wildcard_match};
 pub use refresher::{KeyStore, Schedule};
 pub use report::{
-    Attempt, Decision, NO_ISSUER, Observer, Outcome, Reject, Trigger, UNAUTHORIZED, Unobserved,
+    Attempt, Decision, IntrospectionCall, Lookup, NO_ISSUER, Observer, Outcome, Reject, Trigger,
+    UNAUTHORIZED, Unobserved,
 };

@@ -18,8 +18,10 @@ pub mod dev_issuer;
 pub mod gateway;
 mod iam;
 pub mod pets;
+mod sender;
 mod server;
 
+pub use sender::{DpopKey, ProofArgs, SenderError, certificate_thumbprint, proof};
 pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
 
 use crate::config::{Config, ConfigError};
@@ -87,6 +89,9 @@ pub enum LocalError {
     /// The system's random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// A DPoP key, client certificate or proof argument cannot be used.
+    #[error(transparent)]
+    Sender(#[from] SenderError),
 }
 
 /// `authorizer serve`'s command line.
@@ -157,6 +162,15 @@ pub struct TokenArgs {
     /// in `--claim groups='["admins"]' --claim email=ann@example.com`.
     #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = dev_issuer::parse_claim)]
     pub claims: Vec<(String, serde_json::Value)>,
+    /// Bind the tokens to this DPoP key (`cnf.jkt`, its RFC 7638 thumbprint; RFC 9449 §6.1): an EC
+    /// P-256 private key (PKCS#8 PEM), created (mode 0600) if missing. Make proofs with
+    /// `authorizer proof --key FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "client_cert")]
+    pub dpop_key: Option<PathBuf>,
+    /// Bind the tokens to this client certificate (`cnf["x5t#S256"]`, the base64url SHA-256 of
+    /// its DER; RFC 8705 §3.1), PEM.
+    #[arg(long, value_name = "CERT.pem", visible_alias = "cnf-x5t")]
+    pub client_cert: Option<PathBuf>,
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
@@ -196,13 +210,22 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
         );
     }
     let key = dev_issuer::load_key(&args.key, args.kid.as_deref())?;
+    let mut extra = args.claims.clone();
+    let binds = args.dpop_key.is_some() || args.client_cert.is_some();
+    if binds && extra.iter().any(|(name, _)| name == "cnf") {
+        return Err(SenderError::TwoBindings.into());
+    }
+    if let Some(cnf) = sender::confirmation(args.dpop_key.as_deref(), args.client_cert.as_deref())?
+    {
+        extra.push(("cnf".to_owned(), cnf));
+    }
     let spec = TokenSpec {
         issuer: args.iss.clone(),
         audiences: args.aud.clone(),
         subject: args.sub.clone(),
         scope: args.scope.clone(),
         ttl_seconds: args.ttl,
-        extra: args.claims.clone(),
+        extra,
     };
     for _ in 0..args.count {
         let token = dev_issuer::mint(&key, &spec)?;
@@ -262,12 +285,12 @@ pub async fn serve_with_env(
         Some(Config::from_lookup(env)?)
     };
     // The Prometheus recorder (if installed) gets its handles once the issuers are known.
-    let metrics = crate::metrics::install_handles(
-        &authorizer
-            .as_ref()
-            .map(Config::issuer_names)
-            .unwrap_or_default(),
-    );
+    let metrics = match &authorizer {
+        Some(config) => {
+            crate::metrics::install_handles(&config.issuer_names(), &config.cedar_policy_ids())
+        }
+        None => crate::metrics::install_handles(&[], &[]),
+    };
     crate::metrics::record_init(Duration::ZERO);
     let authorizer = match authorizer {
         Some(config) => Some(Arc::new(Authorizer::with_observer(
