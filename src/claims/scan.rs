@@ -85,7 +85,7 @@ fn audience(scanner: &mut Scanner<'_>, audiences: &[(String, IssuerSet)]) -> Opt
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse_with_serde;
+    use super::super::serde_reader::parse_with_serde;
     use super::*;
     use crate::json::arbitrary::{damage, object, text, value};
     use proptest::prelude::*;
