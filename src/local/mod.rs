@@ -9,6 +9,8 @@
 //! - `cache`: the authorizer result cache. `iam`: the policy as IAM evaluates it.
 //! - [`pets`]: the backend. [`dev_issuer`]: the embedded issuer and token minting.
 //! - `admin`: `/healthz` and `/metrics`. `server`: the listeners, limits and graceful shutdown.
+//! - `oauth`: the embedded issuer's token, introspection and revocation endpoints (`--introspect`);
+//!   `tokens`: what it remembers of the tokens it issued.
 //!
 //! Nothing here runs in Lambda: the module is behind the `local` feature.
 
@@ -17,8 +19,10 @@ mod cache;
 pub mod dev_issuer;
 pub mod gateway;
 mod iam;
+mod oauth;
 pub mod pets;
 mod server;
+mod tokens;
 
 pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
 
@@ -87,6 +91,9 @@ pub enum LocalError {
     /// The system's random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// `token --opaque` got no token from the embedded issuer's token endpoint.
+    #[error("{0}")]
+    TokenEndpoint(String),
 }
 
 /// `authorizer serve`'s command line.
@@ -124,6 +131,11 @@ pub struct ServeArgs {
     /// Switch authorization off: every request goes straight to the backend (a load-test baseline).
     #[arg(long)]
     pub no_auth: bool,
+    /// Opaque tokens and revocation: the embedded issuer answers POST /oauth/token, /oauth/introspect
+    /// (RFC 7662) and /oauth/revoke (RFC 7009), and the authorizer introspects against it
+    /// (INTROSPECT=opaque, or INTROSPECT's value when set; also on when INTROSPECT is set).
+    #[arg(long)]
+    pub introspect: bool,
 }
 
 /// The lifetime of the tokens `token` mints by default, and of the one `serve` prints.
@@ -160,6 +172,10 @@ pub struct TokenArgs {
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
+    /// Opaque tokens instead of JWTs: random strings the running `serve --introspect` at --iss
+    /// issues and remembers (its POST /oauth/token, as the dev client of --key).
+    #[arg(long, conflicts_with = "kid")]
+    pub opaque: bool,
 }
 
 fn parse_stage(value: &str) -> Result<String, String> {
@@ -186,7 +202,7 @@ fn parse_regex(value: &str) -> Result<Regex, String> {
 ///
 /// # Errors
 /// [`LocalError`] when the key cannot be read or a token cannot be signed.
-pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
+pub async fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
     if !args.key.exists() {
         // A new issuer key, as `serve --key FILE` would make it (mode 0600, thumbprint kid).
         dev_issuer::load_or_generate(Some(&args.key))?;
@@ -196,6 +212,9 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
         );
     }
     let key = dev_issuer::load_key(&args.key, args.kid.as_deref())?;
+    if args.opaque {
+        return oauth::request_tokens(args, &key, out).await;
+    }
     let spec = TokenSpec {
         issuer: args.iss.clone(),
         audiences: args.aud.clone(),
@@ -250,13 +269,40 @@ pub async fn serve_with_env(
         let (key, origin) = dev_issuer::load_or_generate(args.key.as_deref())?;
         let issuer = format!("{base}/");
         let jwks_uri = format!("{base}{}", dev_issuer::JWKS_PATH);
+        // Introspection against the embedded issuer, for its dev client; the endpoint is found
+        // in its metadata, as it would be at a real issuer.
+        let introspect = match (args.introspect, env("INTROSPECT")) {
+            (true, None) => Some("opaque".to_owned()),
+            (true, Some(mode)) if mode == "off" => Some("opaque".to_owned()),
+            (_, mode) => mode,
+        };
+        let secret = introspect
+            .as_ref()
+            .filter(|mode| *mode != "off")
+            .map(|_| oauth::client_secret(&key));
         let config = Config::from_lookup(|name| match name {
             "TOKEN_ISSUER" => Some(issuer.clone()),
             "JWKS_URI" => Some(jwks_uri.clone()),
             "AUDIENCE" => Some(env("AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())),
+            "INTROSPECT" => introspect.clone(),
+            "INTROSPECTION_CLIENT_ID" if secret.is_some() => Some(oauth::CLIENT_ID.to_owned()),
+            "INTROSPECTION_CLIENT_SECRET" if secret.is_some() => secret.clone(),
+            "INTROSPECTION_CLIENT_SECRET_FILE" | "INTROSPECTION_ENDPOINT" if secret.is_some() => {
+                None
+            }
             other => env(other),
         })?;
-        dev = Some((key, origin, issuer));
+        let oauth = match secret {
+            Some(_) => {
+                let audience = config.issuers[0]
+                    .audiences
+                    .first()
+                    .map_or(DEFAULT_AUDIENCE, String::as_str);
+                Some(Arc::new(oauth::Oauth::new(&key, &issuer, audience)?))
+            }
+            None => None,
+        };
+        dev = Some((key, origin, issuer, oauth));
         Some(config)
     } else {
         Some(Config::from_lookup(env)?)
@@ -320,8 +366,14 @@ pub async fn serve_with_env(
             ))
             .fallback(gateway::missing_route)
     });
-    if let Some((key, _, issuer)) = &dev {
-        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(key, issuer))));
+    if let Some((key, _, issuer, oauth)) = &dev {
+        let endpoints = oauth.as_ref().map(|_| oauth::metadata(&base));
+        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(
+            key, issuer, endpoints,
+        ))));
+        if let Some(oauth) = oauth {
+            app = app.merge(oauth::routes(oauth.clone()));
+        }
     }
     let app = app
         .fallback(gateway::missing_route)
@@ -400,13 +452,21 @@ fn http_base(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// The embedded issuer: its key, where the key came from, its URL, and its OAuth endpoints.
+type DevIssuer = (
+    crate::issuer::SigningKey,
+    KeyOrigin,
+    String,
+    Option<Arc<oauth::Oauth>>,
+);
+
 /// The lines a user (and the tests) read at start: where things listen, and what to try.
 fn print_banner(
     args: &ServeArgs,
     base: &str,
     admin: SocketAddr,
     authorizer: Option<&Authorizer>,
-    dev: Option<&(crate::issuer::SigningKey, KeyOrigin, String)>,
+    dev: Option<&DevIssuer>,
 ) -> Result<(), LocalError> {
     let mut out = String::new();
     let stage_arn = format!("{}/{}/{{METHOD}}/{{path}}", gateway::ARN_API, args.stage);
@@ -421,7 +481,7 @@ fn print_banner(
         (None, _) => {
             out.push_str("authorization off (--no-auth): every request reaches the backend\n")
         }
-        (Some(authorizer), Some((key, origin, issuer))) => {
+        (Some(authorizer), Some((key, origin, issuer, oauth))) => {
             let config = authorizer.config();
             let audiences = &config.issuers[0].audiences;
             let keep = match (origin, &args.key) {
@@ -511,6 +571,19 @@ fn print_banner(
                     own_command(),
                     path.display()
                 ));
+            }
+            if let Some(oauth) = oauth {
+                let settings = &config.issuers[0].introspection;
+                let expect_pets = expect("GET", "pets", "200");
+                out.push_str(&oauth::banner(
+                    oauth,
+                    &spec,
+                    base,
+                    expect_pets,
+                    settings,
+                    args,
+                    &own_command(),
+                )?);
             }
         }
         (Some(authorizer), None) => {
