@@ -478,7 +478,8 @@ pub(super) async fn request_tokens(
                         .into(),
                 ));
             }
-            404 | 405 => {
+            // The gateway answers a route it does not have like API Gateway: 403.
+            403..=405 => {
                 return Err(failed(format!(
                     "HTTP {status}: start `authorizer serve --introspect` (or set INTROSPECT) \
                      for opaque tokens"
