@@ -175,6 +175,17 @@ impl Introspector {
         self.inner.handles().fail_open.increment(1);
     }
 
+    /// The cached answer for `token` (a hit, counted), or `None`: the hot path, without a
+    /// future to box, so that a cached opaque token allocates nothing (tests/allocations.rs).
+    pub fn cached_answer(&self, token: &str) -> Option<Answer> {
+        let inner = &self.inner;
+        let verdict = inner
+            .answers
+            .get(inner.answers.digest(token), Instant::now())?;
+        inner.handles().lookups[Lookup::Hit as usize].increment(1);
+        Some(verdict.into())
+    }
+
     /// What the issuer says about `token`: from the cache, from the call in flight for it, or
     /// from a new call if the budget allows one.
     pub async fn introspect(&self, token: &str) -> Answer {
