@@ -132,8 +132,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_auth: bool,
     /// Opaque tokens and revocation: the embedded issuer answers POST /oauth/token, /oauth/introspect
-    /// (RFC 7662) and /oauth/revoke (RFC 7009), and the authorizer introspects against it
-    /// (INTROSPECT=opaque, or INTROSPECT's value when set; also on when INTROSPECT is set).
+    /// (RFC 7662) and /oauth/revoke (RFC 7009), and the authorizer introspects against it with
+    /// INTROSPECT=opaque (INTROSPECT=always: JWTs too). Setting INTROSPECT does the same.
     #[arg(long)]
     pub introspect: bool,
 }
@@ -269,39 +269,21 @@ pub async fn serve_with_env(
         let (key, origin) = dev_issuer::load_or_generate(args.key.as_deref())?;
         let issuer = format!("{base}/");
         let jwks_uri = format!("{base}{}", dev_issuer::JWKS_PATH);
-        // Introspection against the embedded issuer, for its dev client; the endpoint is found
-        // in its metadata, as it would be at a real issuer.
-        let introspect = match (args.introspect, env("INTROSPECT")) {
-            (true, None) => Some("opaque".to_owned()),
-            (true, Some(mode)) if mode == "off" => Some("opaque".to_owned()),
-            (_, mode) => mode,
-        };
-        let secret = introspect
-            .as_ref()
-            .filter(|mode| *mode != "off")
-            .map(|_| oauth::client_secret(&key));
+        let introspecting = oauth::Introspecting::new(args.introspect, env("INTROSPECT"), &key);
         let config = Config::from_lookup(|name| match name {
             "TOKEN_ISSUER" => Some(issuer.clone()),
             "JWKS_URI" => Some(jwks_uri.clone()),
             "AUDIENCE" => Some(env("AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())),
-            "INTROSPECT" => introspect.clone(),
-            "INTROSPECTION_CLIENT_ID" if secret.is_some() => Some(oauth::CLIENT_ID.to_owned()),
-            "INTROSPECTION_CLIENT_SECRET" if secret.is_some() => secret.clone(),
-            "INTROSPECTION_CLIENT_SECRET_FILE" | "INTROSPECTION_ENDPOINT" if secret.is_some() => {
-                None
-            }
-            other => env(other),
+            other => match introspecting.as_ref().and_then(|i| i.variable(other)) {
+                Some(value) => value,
+                None => env(other),
+            },
         })?;
-        let oauth = match secret {
-            Some(_) => {
-                let audience = config.issuers[0]
-                    .audiences
-                    .first()
-                    .map_or(DEFAULT_AUDIENCE, String::as_str);
-                Some(Arc::new(oauth::Oauth::new(&key, &issuer, audience)?))
-            }
-            None => None,
-        };
+        let audience = config.issuers[0].audiences.first();
+        let oauth = introspecting
+            .map(|_| oauth::Oauth::new(&key, &issuer, audience.map_or(DEFAULT_AUDIENCE, |a| a)))
+            .transpose()?
+            .map(Arc::new);
         dev = Some((key, origin, issuer, oauth));
         Some(config)
     } else {

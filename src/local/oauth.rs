@@ -62,6 +62,41 @@ pub(crate) fn metadata(base: &str) -> Value {
     })
 }
 
+/// `serve` with its embedded issuer, introspecting against it: `--introspect` (INTROSPECT=opaque,
+/// or INTROSPECT's value), or INTROSPECT set.
+pub(super) struct Introspecting {
+    mode: String,
+    secret: String,
+}
+
+impl Introspecting {
+    /// `None` when introspection stays off.
+    pub(super) fn new(flag: bool, mode: Option<String>, key: &SigningKey) -> Option<Self> {
+        let mode = match mode {
+            Some(mode) if mode != "off" => mode,
+            _ if flag => "opaque".to_owned(),
+            _ => return None,
+        };
+        Some(Introspecting {
+            mode,
+            secret: client_secret(key),
+        })
+    }
+
+    /// The value of an introspection variable for the authorizer, `None` for the others: the
+    /// dev client's credentials, and the endpoint left to discovery from the issuer's metadata,
+    /// as at a real issuer.
+    pub(super) fn variable(&self, name: &str) -> Option<Option<String>> {
+        match name {
+            "INTROSPECT" => Some(Some(self.mode.clone())),
+            "INTROSPECTION_CLIENT_ID" => Some(Some(CLIENT_ID.to_owned())),
+            "INTROSPECTION_CLIENT_SECRET" => Some(Some(self.secret.clone())),
+            "INTROSPECTION_CLIENT_SECRET_FILE" | "INTROSPECTION_ENDPOINT" => Some(None),
+            _ => None,
+        }
+    }
+}
+
 /// The endpoints' state.
 pub(crate) struct Oauth {
     tokens: Tokens,
