@@ -9,6 +9,9 @@
 
 use std::fmt;
 
+/// The header of a DPoP proof (RFC 9449 §4.1).
+pub const DPOP_HEADER: &str = "DPoP";
+
 /// The most identity sources API Gateway lets an authorizer have (and we read).
 pub const MAX_IDENTITY_SOURCES: usize = 8;
 
@@ -41,7 +44,8 @@ impl fmt::Display for Source {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdentitySource {
     sources: Vec<Source>,
-    /// The index of the source that holds the token: the first header or query parameter.
+    /// The index of the source that holds the token: the first header (but `DPoP`) or query
+    /// parameter.
     credential: usize,
 }
 
@@ -74,9 +78,14 @@ impl IdentitySource {
                 "name at most {MAX_IDENTITY_SOURCES} identity sources"
             ));
         }
+        // The `DPoP` header holds a proof, never the token (RFC 9449 §4.1): it may come first.
         let credential = sources
             .iter()
-            .position(|s| matches!(s, Source::Header(_) | Source::Query(_)))
+            .position(|s| match s {
+                Source::Header(name) => !name.eq_ignore_ascii_case(DPOP_HEADER),
+                Source::Query(_) => true,
+                _ => false,
+            })
             .ok_or(
                 "no source holds the token: name its header, as in `$request.header.Authorization`",
             )?;
@@ -99,6 +108,13 @@ impl IdentitySource {
     /// The source that holds the token: a header or a query string parameter.
     pub fn credential(&self) -> &Source {
         &self.sources[self.credential]
+    }
+
+    /// Whether API Gateway's cache key holds the DPoP proof (`$request.header.DPoP`).
+    pub fn holds_dpop_proof(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, Source::Header(name) if name.eq_ignore_ascii_case(DPOP_HEADER)))
     }
 
     /// The index of `$context.routeKey`, when the cache key holds the route.
@@ -173,6 +189,16 @@ mod tests {
             IdentitySource::default().to_string(),
             "$request.header.Authorization"
         );
+    }
+
+    #[test]
+    fn the_dpop_header_is_never_the_token() {
+        let both =
+            IdentitySource::parse("$request.header.dpop, $request.header.Authorization").unwrap();
+        assert_eq!(both.credential(), &Source::Header("Authorization".into()));
+        assert!(both.holds_dpop_proof());
+        assert!(!IdentitySource::default().holds_dpop_proof());
+        assert!(IdentitySource::parse("method.request.header.DPoP").is_err());
     }
 
     #[test]

@@ -48,6 +48,10 @@ enum Command {
     /// Mint tokens for `serve`'s embedded issuer, one per line on stdout.
     #[cfg(feature = "local")]
     Token(jwt_authorizer::local::TokenArgs),
+    /// Print a DPoP proof (RFC 9449) for one request, made with a key of `token --dpop-key FILE`:
+    /// send it as the `DPoP` header beside `Authorization: DPoP <token>`. A proof is good once.
+    #[cfg(feature = "local")]
+    Proof(jwt_authorizer::local::ProofArgs),
     /// The CloudWatch dashboard (dashboards/cloudwatch.json): print it, or put it in your account.
     #[command(subcommand)]
     Dashboards(Dashboards),
@@ -190,6 +194,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             #[cfg(feature = "local")]
             Command::Token(args) => token(&args).await,
+            #[cfg(feature = "local")]
+            Command::Proof(args) => proof(&args),
             Command::Dashboards(command) => dashboards(command).await,
             #[cfg(feature = "cedar")]
             Command::Policy(command) => policy(command),
@@ -237,6 +243,7 @@ async fn run_lambda(started: Instant) -> ExitCode {
     let authorizer = match build_authorizer(|config| {
         Arc::new(jwt_authorizer::metrics::install_handles(
             &config.issuer_names(),
+            &config.cedar_policy_ids(),
         ))
     }) {
         Ok(authorizer) => authorizer,
@@ -450,6 +457,17 @@ async fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authorizer token: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(feature = "local")]
+fn proof(args: &jwt_authorizer::local::ProofArgs) -> ExitCode {
+    match jwt_authorizer::local::proof(args, &mut std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authorizer proof: {e}");
             ExitCode::from(2)
         }
     }

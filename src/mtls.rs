@@ -27,8 +27,9 @@ pub(crate) fn check(client_cert_pem: &str, x5t_s256: &str) -> Result<(), Reject>
 }
 
 /// The DER of the one `CERTIFICATE` in a PEM text (RFC 7468 §5), checked to be a DER
-/// `SEQUENCE` that spans it exactly (an X.509 certificate is one, RFC 5280 §4.1).
-fn certificate_der(pem_text: &str) -> Result<Vec<u8>, Reject> {
+/// `SEQUENCE` that spans it exactly (an X.509 certificate is one, RFC 5280 §4.1). Also how
+/// `authorizer token --client-cert` reads the certificate it binds a token to.
+pub(crate) fn certificate_der(pem_text: &str) -> Result<Vec<u8>, Reject> {
     let blocks = pem::parse_many(pem_text).map_err(|_| Reject::BadCertificate)?;
     let [block] = &blocks[..] else {
         return Err(Reject::BadCertificate);

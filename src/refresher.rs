@@ -14,6 +14,7 @@
 //! freeze broke fails, and the set is retried after `JWKS_MIN_REFRESH_INTERVAL_SECONDS`, keeping
 //! the keys we have). Until it ends, later stale checks start no second one.
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::IssuerConfig;
 use crate::fetcher::{Fetched, Fetcher};
 use crate::keyset::KeySet;
@@ -61,6 +62,8 @@ pub struct KeyStore {
     next_due_ms: AtomicU64,
     /// Milliseconds since `epoch` until which unknown kids cause no fetch (the penalty box).
     kid_miss_blocked_until_ms: AtomicU64,
+    /// The clock of intervals and cooldowns, and its reading when the store was made.
+    clock: Arc<dyn Clock>,
     epoch: Instant,
     /// Told of every fetch attempt (metrics), besides the log line each gets.
     observer: Arc<dyn Observer>,
@@ -81,6 +84,7 @@ impl KeyStore {
             attempts: AtomicU64::new(0),
             next_due_ms: AtomicU64::new(0),
             kid_miss_blocked_until_ms: AtomicU64::new(0),
+            clock: Arc::new(SystemClock),
             epoch: Instant::now(),
             observer: Arc::new(Unobserved),
             issuer: 0,
@@ -92,6 +96,13 @@ impl KeyStore {
     pub fn for_issuer(mut self, index: usize, name: &str) -> Self {
         self.issuer = index;
         self.issuer_name = Arc::from(name);
+        self
+    }
+
+    /// Reads intervals and cooldowns from `clock` (by default, the system's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.epoch = clock.now();
+        self.clock = clock;
         self
     }
 
@@ -225,8 +236,11 @@ impl KeyStore {
         loop {
             let due = self.next_due_ms.load(Ordering::Relaxed);
             let wait = due.saturating_sub(self.now_ms());
-            // At least a second between rounds, so a clock edge cannot spin.
-            tokio::time::sleep(Duration::from_millis(wait.max(1000))).await;
+            if wait > 0 {
+                self.clock.sleep(Duration::from_millis(wait)).await;
+            }
+            // This cannot spin: every fetch attempt, ours or another's, moves the due time at
+            // least a second on (the minimum refresh interval, which is also the retry delay).
             if self.is_stale() {
                 self.refresh(Trigger::Interval).await;
             }
@@ -304,7 +318,10 @@ impl KeyStore {
     }
 
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.clock
+            .now()
+            .saturating_duration_since(self.epoch)
+            .as_millis() as u64
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules, bottom first: each may import only modules before it.
 const LAYERS: &[&[&str]] = &[
     // The vocabulary every layer shares; imports nothing of the crate.
-    &["report", "json", "algorithm", "identity"],
+    &["report", "clock", "json", "algorithm", "identity"],
     // What is written to logs (a line per refusal).
     &["logging"],
     // The hot path's parsers of attacker-controlled bytes.

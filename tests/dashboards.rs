@@ -6,7 +6,9 @@ mod support;
 
 use jwt_authorizer::metrics::emf::{EmfConfig, EmfRecorder};
 use jwt_authorizer::metrics::{self, DashboardParams, Metrics};
-use jwt_authorizer::{Attempt, Decision, Trigger};
+use jwt_authorizer::{
+    Attempt, Decision, EventKind, IntrospectionCall, Lookup, Observer, Outcome, Trigger,
+};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
@@ -54,7 +56,30 @@ fn feed(handles: &Metrics, decisions: &[Decision]) {
         elapsed: Duration::from_millis(3000),
     });
     handles.record_init(Duration::from_millis(40));
+    for lookup in [Lookup::Hit, Lookup::Miss] {
+        handles.introspection_lookup(0, lookup);
+    }
+    handles.introspection_call(&IntrospectionCall {
+        issuer: 0,
+        result: "active",
+        elapsed: Duration::from_millis(40),
+    });
+    handles.introspection_fail_open(0);
+    // A route that a Cedar policy denied.
+    handles.record_decision(
+        &Decision {
+            outcome: Outcome::Deny,
+            event: Some(EventKind::Token),
+            issuer: Some(0),
+            policy: Some(CEDAR_POLICY),
+            ..Decision::new()
+        },
+        Duration::from_micros(150),
+    );
 }
+
+/// The id of the Cedar policy that `feed` has deny a route.
+const CEDAR_POLICY: &str = "admins-only";
 
 #[cfg(feature = "local")]
 /// Metric names in a PromQL expression: identifiers not followed by `(`, outside label matchers,
@@ -131,7 +156,10 @@ fn promql_metric_names(expr: &str) -> std::collections::BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_grafana_query_names_a_metric_the_prometheus_recorder_renders() {
     let handle = metrics::prometheus::install().unwrap();
-    feed(metrics::install_handles(&["test"]), &decisions().await);
+    feed(
+        metrics::install_handles(&["test"], &[CEDAR_POLICY]),
+        &decisions().await,
+    );
     let text = handle.render();
     let rendered: HashSet<&str> = text
         .lines()
@@ -194,7 +222,8 @@ async fn every_cloudwatch_widget_names_an_emitted_metric_and_dimension_set() {
     let recorder = EmfRecorder::default();
     let server = JwksServer::with_keys(&[rsa_key("x")]).await;
     let authorizer = authorizer_for(&server, &[]);
-    let handles = Metrics::register(&recorder, &authorizer.issuer_names());
+    let mut handles = Metrics::register(&recorder, &authorizer.issuer_names());
+    handles.register_cedar_policies(&recorder, &[CEDAR_POLICY]);
     let sink = recorder.sink(EmfConfig::from_lookup(|_| None).unwrap());
     feed(&handles, &decisions().await);
     let keys = authorizer.issuers()[0].keys().keys();

@@ -210,7 +210,7 @@ async fn a_stale_key_set_is_refreshed_beside_the_request_not_before_it() {
     let key = rsa_key("good");
     let server = JwksServer::with_keys(&[key]).await;
     // As in a thawed Lambda process: no interval task, only the authorizations' own age check.
-    let authorizer = authorizer_for(
+    let (authorizer, clock) = authorizer_with_clock(
         &server,
         &[
             ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
@@ -220,7 +220,7 @@ async fn a_stale_key_set_is_refreshed_beside_the_request_not_before_it() {
     );
     authorizer.refresh_keys(jwt_authorizer::Trigger::Init).await;
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_secs(1));
     let delay = Duration::from_secs(3);
     server.set_mode(Mode::Delay(delay));
 
@@ -235,9 +235,9 @@ async fn a_stale_key_set_is_refreshed_beside_the_request_not_before_it() {
         );
     }
     // The refresh finishes beside the requests, once: a single flight, not one per request.
-    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    let keys = authorizer.issuers()[0].keys();
+    eventually("the refresh beside the requests", || keys.attempts() == 2).await;
     assert_eq!(server.hits(), 2, "the start-up fetch and one stale refresh");
-    assert_eq!(authorizer.issuers()[0].keys().attempts(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,7 +42,7 @@ async fn a_rotated_key_is_picked_up_on_the_first_token_that_names_it() {
 async fn a_removed_key_stops_working_after_the_next_refresh() {
     let (old, new) = (rsa_key("rm-old"), rsa_key("rm-new"));
     let server = JwksServer::with_keys(&[old, new]).await;
-    let authorizer = authorizer_for(
+    let (authorizer, clock) = authorizer_with_clock(
         &server,
         &[
             ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
@@ -57,7 +57,13 @@ async fn a_removed_key_stops_working_after_the_next_refresh() {
     );
 
     server.publish(&[new]);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(999));
+    assert_eq!(
+        authorize(&authorizer, &old_token).await.0.outcome,
+        Outcome::Allow
+    );
+    assert_eq!(server.hits(), 1, "not due before the interval");
+    clock.advance(Duration::from_millis(1));
     // This invocation finds the set stale (as after a Lambda thaw): it answers with the keys it
     // has and starts the refresh beside itself.
     let (decision, _) = authorize(&authorizer, &old_token).await;
@@ -67,13 +73,7 @@ async fn a_removed_key_stops_working_after_the_next_refresh() {
         "the set in hand still has it"
     );
     let store = authorizer.issuers()[0].keys();
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while store.attempts() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the refresh beside the request ends");
+    eventually("the refresh beside the request", || store.attempts() == 2).await;
     // Once it has, the removed key verifies nothing.
     let (decision, _) = authorize(&authorizer, &old_token).await;
     assert_eq!(decision.reject, Some(Reject::UnknownKid));
@@ -91,7 +91,7 @@ async fn the_background_refresher_follows_cache_control_within_bounds() {
     let key = rsa_key("bg");
     let server = JwksServer::with_keys(&[key]).await;
     server.set_cache_control("public, max-age=1");
-    let authorizer = authorizer_for(
+    let (authorizer, clock) = authorizer_with_clock(
         &server,
         &[
             ("JWKS_REFRESH_INTERVAL_SECONDS", "600"),
@@ -100,13 +100,47 @@ async fn the_background_refresher_follows_cache_control_within_bounds() {
     );
     authorizer.refresh_keys(Trigger::Init).await;
     let tasks = authorizer.spawn_refreshers();
-    tokio::time::sleep(Duration::from_millis(2600)).await;
+    // max-age=1 with a 1 s floor: a fetch each second.
+    for second in 1..=3 {
+        clock.advance(Duration::from_secs(1));
+        eventually("the background refresh", || server.hits() == 1 + second).await;
+    }
+    // max-age=600 from now on: nothing is due for 10 minutes.
+    server.set_cache_control("public, max-age=600");
+    clock.advance(Duration::from_secs(1));
+    eventually("the background refresh", || server.hits() == 5).await;
+    clock.advance(Duration::from_secs(599));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.hits(), 5, "not due before max-age");
+    clock.advance(Duration::from_secs(1));
+    eventually("the background refresh", || server.hits() == 6).await;
     tasks.iter().for_each(|t| t.abort());
-    let hits = server.hits();
-    assert!(
-        (2..=4).contains(&hits),
-        "max-age=1 with a 1 s floor: about one fetch a second, got {hits}"
+}
+
+/// Lambda freezes the process between invocations: a thawed refresher has missed many intervals,
+/// and must fetch once, not once per missed interval.
+#[tokio::test]
+async fn a_thawed_refresher_fetches_once_not_once_per_missed_interval() {
+    let key = rsa_key("thaw");
+    let server = JwksServer::with_keys(&[key]).await;
+    let (authorizer, clock) = authorizer_with_clock(
+        &server,
+        &[
+            ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
+            ("JWKS_MIN_REFRESH_INTERVAL_SECONDS", "1"),
+        ],
     );
+    authorizer.refresh_keys(Trigger::Init).await;
+    let tasks = authorizer.spawn_refreshers();
+    // Frozen for an hour: 3,600 intervals pass at once.
+    clock.advance(Duration::from_secs(3600));
+    eventually("the refresh after the thaw", || server.hits() == 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.hits(), 2, "one fetch for the whole hour");
+    // And the schedule goes on from the thaw.
+    clock.advance(Duration::from_secs(1));
+    eventually("the next interval's refresh", || server.hits() == 3).await;
+    tasks.iter().for_each(|t| t.abort());
 }
 
 /// `Cache-Control: max-age` sets when the keys are next due, held between
@@ -142,7 +176,7 @@ async fn cache_control_max_age_is_held_between_the_minimum_and_the_refresh_inter
     }
 
     server.set_cache_control("public, max-age=86400");
-    let authorizer = authorizer_for(
+    let (authorizer, clock) = authorizer_with_clock(
         &server,
         &[
             ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
@@ -151,8 +185,9 @@ async fn cache_control_max_age_is_held_between_the_minimum_and_the_refresh_inter
     );
     authorizer.refresh_keys(Trigger::Init).await;
     let keys = authorizer.issuers()[0].keys();
+    clock.advance(Duration::from_millis(999));
     assert!(!keys.is_stale());
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1));
     assert!(
         keys.is_stale(),
         "max-age=86400 is cut to the 1 s refresh interval"
@@ -169,15 +204,14 @@ async fn cache_control_max_age_is_held_between_the_minimum_and_the_refresh_inter
 async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
     let key = rsa_key("flood");
     let server = JwksServer::with_keys(&[key]).await;
-    let authorizer = Arc::new(authorizer_for(
-        &server,
-        &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "3")],
-    ));
+    let (authorizer, clock) =
+        authorizer_with_clock(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "3")]);
+    let authorizer = Arc::new(authorizer);
     authorizer.refresh_keys(Trigger::Init).await;
     let claims = good_claims(&server.issuer());
 
     // Tokens are signed up front, so the rounds below take milliseconds even on a loaded machine.
-    let tokens: Vec<Vec<String>> = (0..3)
+    let tokens: Vec<Vec<String>> = (0..4)
         .map(|round| {
             (0..200)
                 .map(|i| {
@@ -220,8 +254,15 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
             .outcome,
         Outcome::Allow
     );
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    clock.advance(Duration::from_millis(2999));
     flood(3).await;
+    assert_eq!(
+        server.hits(),
+        2,
+        "no fetch a millisecond before the cooldown ends"
+    );
+    clock.advance(Duration::from_millis(1));
+    flood(4).await;
     assert_eq!(server.hits(), 3, "one more fetch once the cooldown is over");
 }
 
@@ -229,7 +270,7 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
 async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
     let key = rsa_key("outage");
     let server = JwksServer::with_keys(&[key]).await;
-    let authorizer = authorizer_for(
+    let (authorizer, clock) = authorizer_with_clock(
         &server,
         &[
             ("JWKS_REFRESH_INTERVAL_SECONDS", "1"),
@@ -261,7 +302,7 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
         server.set_mode(mode.clone());
         // Past the refresh interval, the kid-miss cooldown and the retry delay: the next token
         // refreshes the set, and the next unknown kid fetches again.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        clock.advance(Duration::from_secs(1));
         // Requests the server gets per fetch: a redirect loop is followed 3 times.
         let per_fetch = if matches!(mode, Mode::RedirectLoop) {
             4
@@ -304,7 +345,7 @@ async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
         );
     }
     server.stop();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_secs(1));
     assert_eq!(
         authorize(&authorizer, &token).await.0.outcome,
         Outcome::Allow,
@@ -317,7 +358,8 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
     let key = rsa_key("late");
     let server = JwksServer::with_keys(&[key]).await;
     server.set_mode(Mode::Status(503));
-    let authorizer = authorizer_for(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "1")]);
+    let (authorizer, clock) =
+        authorizer_with_clock(&server, &[("JWKS_KID_MISS_COOLDOWN_SECONDS", "1")]);
     authorizer.refresh_keys(Trigger::Init).await;
     let token = key.sign(&good_claims(&server.issuer())).unwrap();
     assert_eq!(
@@ -326,7 +368,7 @@ async fn with_no_keys_at_all_tokens_are_refused_as_jwks_unavailable_and_init_rec
     );
     server.set_mode(Mode::Serve);
     // The penalty box (at least a second) holds the kid's next fetch back.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_secs(1));
     assert_eq!(
         authorize(&authorizer, &token).await.0.outcome,
         Outcome::Allow,

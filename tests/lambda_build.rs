@@ -1,5 +1,5 @@
 //! The Lambda artifact carries only what Lambda runs: built without the `local` feature (as
-//! `cargo lambda build` and `sam build` build it), the binary has no `serve` or `token`
+//! `cargo lambda build` and `sam build` build it), the binary has no `serve`, `token` or `proof`
 //! subcommand, and neither the local gateway's code nor the development issuer's is in it.
 //!
 //! Runs in CI's `--no-default-features` pass; a build with `local` has nothing to check here.
@@ -11,7 +11,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_authorizer");
 
 #[test]
 fn the_lambda_build_has_no_serve_or_token_subcommand() {
-    for subcommand in ["serve", "token"] {
+    for subcommand in ["serve", "token", "proof"] {
         let out = Command::new(BINARY)
             .args([subcommand, "--help"])
             .output()

@@ -19,7 +19,7 @@ use std::time::Duration;
 fn histogram_samples_do_not_pile_up_when_nobody_scrapes() {
     use jwt_authorizer::metrics::prometheus::{UPKEEP_INTERVAL, install};
     install().expect("the Prometheus recorder installs");
-    let metrics = jwt_authorizer::metrics::install_handles(&["test"]);
+    let metrics = jwt_authorizer::metrics::install_handles(&["test"], &[]);
     let decision = Decision {
         outcome: Outcome::Allow,
         event: Some(EventKind::Token),

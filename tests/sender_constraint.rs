@@ -426,3 +426,86 @@ async fn a_certificate_bound_token_needs_its_certificate() {
     let (server, unbound) = issuer_and_token(json!({})).await;
     allowed(&invoke(&env_for(&server, &[]), &mtls_event(&unbound, Some(&pem))).await);
 }
+
+/// An HTTP API (payload 2.0) event over mutual TLS: `Bearer <token>`, and the client certificate
+/// where HTTP APIs pass it, `requestContext.authentication.clientCert`.
+fn http_mtls_event(token: &str, pem: Option<&str>) -> Vec<u8> {
+    let mut context = json!({"domainName": DOMAIN, "http": {"method": "GET", "path": "/pets/1"}});
+    if let Some(pem) = pem {
+        context["authentication"] = json!({"clientCert": {
+            "clientCertPem": pem,
+            "subjectDN": "CN=client.example.com",
+            "issuerDN": "CN=client.example.com",
+            "serialNumber": "1",
+            "validity": {"notBefore": "May 28 12:30:02 2019 GMT", "notAfter": "Aug  5 09:36:04 2031 GMT"},
+        }});
+    }
+    serde_json::to_vec(&json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": format!("{API}/$default/GET/pets/1"),
+        "identitySource": [format!("Bearer {token}")],
+        "routeKey": "GET /pets/{petId}",
+        "rawPath": "/pets/1",
+        "headers": {"authorization": format!("Bearer {token}")},
+        "requestContext": context,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_certificate_bound_token_needs_its_certificate_on_http_apis_too() {
+    let (pem, thumbprint) = client_certificate();
+    let (server, token) = issuer_and_token(json!({"cnf": {"x5t#S256": thumbprint}})).await;
+    let env = env_for(&server, &[]);
+    let run = invoke(&env, &http_mtls_event(&token, Some(&pem))).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.answer()["isAuthorized"], true, "{}", run.stdout);
+
+    let (other, _) = client_certificate();
+    refused(
+        &invoke(&env, &http_mtls_event(&token, Some(&other))).await,
+        "certificate_mismatch",
+    );
+    refused(
+        &invoke(&env, &http_mtls_event(&token, None)).await,
+        "missing_proof",
+    );
+    refused(
+        &invoke(&env, &http_mtls_event(&token, Some("not a certificate"))).await,
+        "bad_certificate",
+    );
+    // REST's place for the certificate is not read on an HTTP API event.
+    let mut misplaced: Value = serde_json::from_slice(&http_mtls_event(&token, None)).unwrap();
+    misplaced["requestContext"]["identity"] = json!({"clientCert": {"clientCertPem": pem}});
+    refused(
+        &invoke(&env, &serde_json::to_vec(&misplaced).unwrap()).await,
+        "missing_proof",
+    );
+}
+
+#[tokio::test]
+async fn requiring_binding_warns_at_start_unless_the_identity_source_holds_the_proof() {
+    let (server, key, token) = dpop_bound().await;
+    let event = || dpop_event(&token, &key.proof("GET", URL, &token, now()));
+    // API Gateway's cache keyed by the Authorization header alone would let a bound token pass
+    // without a proof: said at start, as the authorizer cannot see the TTL.
+    let required = env_for(&server, &[("REQUIRE_SENDER_CONSTRAINT", "true")]);
+    let run = invoke(&required, &event()).await;
+    allowed(&run);
+    assert!(run.stderr.contains("result TTL is 0"), "{}", run.stderr);
+    // The proof in the identity source (in any position: the DPoP header never holds the token).
+    let with_proof = env_for(
+        &server,
+        &[
+            ("REQUIRE_SENDER_CONSTRAINT", "true"),
+            (
+                "IDENTITY_SOURCE",
+                "method.request.header.DPoP,method.request.header.Authorization",
+            ),
+        ],
+    );
+    let run = invoke(&with_proof, &event()).await;
+    allowed(&run);
+    assert!(!run.stderr.contains("result TTL is 0"), "{}", run.stderr);
+}

@@ -8,10 +8,6 @@ use crate::policy::{
     self, Grant, POLICY_DOCUMENT, ResourceMode, RouteRule, STATEMENT_ALLOW, STATEMENT_DENY,
 };
 
-/// Denials by Cedar, by the policy that decided (`policy`: a policy id, or `none` when no
-/// `permit` applied) and `issuer`. Policy ids come from the configuration, never from a token.
-pub const CEDAR_DENIALS: &str = "cedar_denials";
-
 /// Writes the answer for `grant` from the token's `compiled` decisions and the `called` route's
 /// verdict (its index among the known routes, when it is one). Returns whether the called route
 /// is allowed: Cedar permits it and no route rule denies it.

@@ -19,7 +19,7 @@ pub mod routes;
 mod settings;
 mod yaml;
 
-pub use answer::{CEDAR_DENIALS, write_policy};
+pub use answer::write_policy;
 pub use settings::{CedarIssuer, ENV_VARIABLES, from_settings};
 
 use crate::report::Reject;
@@ -117,6 +117,11 @@ impl Engine {
     /// A policy id, by [`Verdict::policy`] (`none` for a denial no `forbid` decided).
     pub fn policy_id(&self, policy: Option<u16>) -> &'static str {
         policy.map_or(NO_PERMIT, |i| self.ids[usize::from(i)])
+    }
+
+    /// Every id a denial can name: each policy's, and [`NO_PERMIT`].
+    pub fn denial_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.ids.iter().copied().chain([NO_PERMIT])
     }
 
     /// Evaluates every known route for a verified token of the `issuer`-th issuer.

@@ -60,37 +60,7 @@ pub fn from_settings(
     scope_claims: &[String],
 ) -> Result<Option<Engine>, Vec<SettingProblem>> {
     let mut problems: Vec<SettingProblem> = Vec::new();
-    let (settings, var): (FileSettings, &dyn Fn(&'static str) -> &'static str) = match file {
-        Some((shown, table)) => {
-            for variable in ENV_VARIABLES {
-                if get(variable).is_some() {
-                    problems.push((
-                        variable,
-                        "CONFIG_FILE has a [cedar] table: set it there, or remove the table"
-                            .to_owned(),
-                    ));
-                }
-            }
-            match FileSettings::deserialize(table) {
-                Ok(settings) => (settings, &|_| "CONFIG_FILE"),
-                Err(e) => {
-                    problems.push(("CONFIG_FILE", format!("{shown}: [cedar]: {e}")));
-                    return Err(problems);
-                }
-            }
-        }
-        None => (
-            FileSettings {
-                policies: get("CEDAR_POLICIES"),
-                schema: get("CEDAR_SCHEMA"),
-                namespace: get("CEDAR_NAMESPACE"),
-                routes: get("CEDAR_ROUTES").into_iter().collect(),
-                api_definition: get("API_DEFINITION"),
-                groups_claim: get("CEDAR_GROUPS_CLAIM"),
-            },
-            &|variable| variable,
-        ),
-    };
+    let (settings, source) = read(get, file, &mut problems).ok_or_else(|| problems.clone())?;
     let Some(policies) = &settings.policies else {
         for (variable, set) in [
             ("CEDAR_SCHEMA", settings.schema.is_some()),
@@ -98,7 +68,8 @@ pub fn from_settings(
             ("API_DEFINITION", settings.api_definition.is_some()),
         ] {
             if set {
-                problems.push((var(variable), "needs CEDAR_POLICIES (policies)".to_owned()));
+                let message = "needs CEDAR_POLICIES (policies)".to_owned();
+                problems.push((source.variable(variable), message));
             }
         }
         return if problems.is_empty() {
@@ -130,47 +101,14 @@ pub fn from_settings(
                 } else {
                     "CEDAR_POLICIES"
                 };
-                problems.push((var(variable), message));
+                problems.push((source.variable(variable), message));
             }
             return Err(problems);
         }
     };
-
-    let mut list: Vec<Route> = Vec::new();
-    for item in &settings.routes {
-        match routes::parse_list(item) {
-            Ok(mut found) => list.append(&mut found),
-            Err(found) => problems.extend(found.into_iter().map(|p| (var("CEDAR_ROUTES"), p))),
-        }
-    }
-    if let Some(path) = &settings.api_definition {
-        match routes::from_openapi(Path::new(path)) {
-            Ok((mut found, _title)) => list.append(&mut found),
-            Err(found) => problems.extend(found.into_iter().map(|p| (var("API_DEFINITION"), p))),
-        }
-    }
-    // An API-linked policy store's schema names an action per route: the routes, when none are given.
-    if list.is_empty()
-        && problems.is_empty()
-        && let Some(schema) = &schema
-    {
-        list.extend(schema.actions().filter_map(|a| {
-            let (method, path) = a.id().unescaped().split_once(' ')?;
-            Route::new(method, path).ok()
-        }));
-    }
-    if list.is_empty() && problems.is_empty() {
-        problems.push((
-            var("CEDAR_ROUTES"),
-            "Cedar policies need the API's routes: set CEDAR_ROUTES (`GET /pets; POST /pets`) or \
-             API_DEFINITION (an OpenAPI 3 document), or give a schema whose actions are routes \
-             (`get /pets`)"
-                .to_owned(),
-        ));
-    }
-
-    let namespace = match settings.namespace {
-        Some(namespace) => namespace,
+    let list = route_list(&settings, schema.as_ref(), source, &mut problems);
+    let namespace = match &settings.namespace {
+        Some(namespace) => namespace.clone(),
         None => schema.as_ref().map(schema_namespace).unwrap_or_default(),
     };
     // Verified Permissions' authorizer names the API `{namespace}::Application::"{namespace}"`.
@@ -182,14 +120,14 @@ pub fn from_settings(
     let model = match Model::new(&namespace, application) {
         Ok(model) => Some(model),
         Err(message) => {
-            problems.push((var("CEDAR_NAMESPACE"), message));
+            problems.push((source.variable("CEDAR_NAMESPACE"), message));
             None
         }
     };
     let actions = match schema.as_ref().map(Schema::action_entities) {
         Some(Ok(actions)) => actions,
         Some(Err(e)) => {
-            problems.push((var("CEDAR_SCHEMA"), e.to_string()));
+            problems.push((source.variable("CEDAR_SCHEMA"), e.to_string()));
             Entities::empty()
         }
         None => Entities::empty(),
@@ -230,6 +168,104 @@ pub fn from_settings(
         authorizer: cedar_policy::Authorizer::new(),
         warnings,
     }))
+}
+
+/// Where the settings came from: what a problem is reported under.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The variables: each problem under its own.
+    Environment,
+    /// `CONFIG_FILE`'s `[cedar]` table: every problem under `CONFIG_FILE`.
+    File,
+}
+
+impl Source {
+    fn variable(self, variable: &'static str) -> &'static str {
+        match self {
+            Source::Environment => variable,
+            Source::File => "CONFIG_FILE",
+        }
+    }
+}
+
+/// The settings as written, from the variables or the table; `None` when the table is not one.
+fn read(
+    get: &dyn Fn(&str) -> Option<String>,
+    file: Option<(String, serde_json::Value)>,
+    problems: &mut Vec<SettingProblem>,
+) -> Option<(FileSettings, Source)> {
+    let Some((shown, table)) = file else {
+        let settings = FileSettings {
+            policies: get("CEDAR_POLICIES"),
+            schema: get("CEDAR_SCHEMA"),
+            namespace: get("CEDAR_NAMESPACE"),
+            routes: get("CEDAR_ROUTES").into_iter().collect(),
+            api_definition: get("API_DEFINITION"),
+            groups_claim: get("CEDAR_GROUPS_CLAIM"),
+        };
+        return Some((settings, Source::Environment));
+    };
+    for variable in ENV_VARIABLES {
+        if get(variable).is_some() {
+            let message = "CONFIG_FILE has a [cedar] table: set it there, or remove the table";
+            problems.push((variable, message.to_owned()));
+        }
+    }
+    match FileSettings::deserialize(table) {
+        Ok(settings) => Some((settings, Source::File)),
+        Err(e) => {
+            problems.push(("CONFIG_FILE", format!("{shown}: [cedar]: {e}")));
+            None
+        }
+    }
+}
+
+/// The API's routes: `CEDAR_ROUTES` and `API_DEFINITION`'s, else the schema's actions.
+fn route_list(
+    settings: &FileSettings,
+    schema: Option<&Schema>,
+    source: Source,
+    problems: &mut Vec<SettingProblem>,
+) -> Vec<Route> {
+    let mut list: Vec<Route> = Vec::new();
+    for item in &settings.routes {
+        match routes::parse_list(item) {
+            Ok(mut found) => list.append(&mut found),
+            Err(found) => {
+                let variable = source.variable("CEDAR_ROUTES");
+                problems.extend(found.into_iter().map(|p| (variable, p)));
+            }
+        }
+    }
+    if let Some(path) = &settings.api_definition {
+        match routes::from_openapi(Path::new(path)) {
+            Ok((mut found, _title)) => list.append(&mut found),
+            Err(found) => {
+                let variable = source.variable("API_DEFINITION");
+                problems.extend(found.into_iter().map(|p| (variable, p)));
+            }
+        }
+    }
+    // An API-linked policy store's schema names an action per route: the routes, when none are given.
+    if list.is_empty()
+        && problems.is_empty()
+        && let Some(schema) = schema
+    {
+        list.extend(schema.actions().filter_map(|a| {
+            let (method, path) = a.id().unescaped().split_once(' ')?;
+            Route::new(method, path).ok()
+        }));
+    }
+    if list.is_empty() && problems.is_empty() {
+        problems.push((
+            source.variable("CEDAR_ROUTES"),
+            "Cedar policies need the API's routes: set CEDAR_ROUTES (`GET /pets; POST /pets`) or \
+             API_DEFINITION (an OpenAPI 3 document), or give a schema whose actions are routes \
+             (`get /pets`)"
+                .to_owned(),
+        ));
+    }
+    list
 }
 
 /// The namespace of the schema's actions, when they all share one.

@@ -31,6 +31,29 @@ pub(crate) const SIMPLE_NEEDS_ROUTE_KEY: &str = "simple responses are cached per
      simple responses off on the authorizer), or add $context.routeKey to the authorizer's \
      identity source and to IDENTITY_SOURCE";
 
+/// What to say at start-up when an issuer requires sender-constrained tokens but API Gateway's
+/// cache key (the identity source) lacks the DPoP proof. API Gateway answers a cache hit without
+/// calling the authorizer: keyed by the `Authorization` header alone, a cached Allow lets a
+/// DPoP-bound token through with any proof or none, and a certificate-bound one over any client
+/// certificate the API trusts, until the TTL ends. The authorizer cannot see the TTL; with a TTL
+/// of 0 (or certificate-bound tokens only) this is expected, hence a warning, not a refusal.
+pub(crate) fn sender_constraint_cache_warning(
+    require_sender_constraint: bool,
+    identity: &IdentitySource,
+) -> Option<String> {
+    (require_sender_constraint && !identity.holds_dpop_proof()).then(|| {
+        format!(
+            "REQUIRE_SENDER_CONSTRAINT is set, and API Gateway caches the authorizer's answers \
+             under the identity source ({identity}), which does not hold the DPoP proof: unless \
+             the authorizer's result TTL is 0, a cached Allow lets a bound token through without \
+             its proof (DPoP) or over another client's certificate (mutual TLS) until the TTL \
+             ends. Set the TTL to 0 on routes with bound tokens; on DPoP-only routes also add \
+             the DPoP header ($request.header.DPoP, REST: method.request.header.DPoP) to the \
+             authorizer's identity source and to IDENTITY_SOURCE"
+        )
+    })
+}
+
 /// The answer's settings, as read (see the fields of `Config` of the same names).
 pub(super) struct Answer {
     pub(super) resource_mode: ResourceMode,

@@ -192,6 +192,13 @@ impl Config {
         }
     }
 
+    /// What to warn of at start-up about API Gateway's cache and sender-constrained tokens:
+    /// see `answer::sender_constraint_cache_warning`.
+    pub fn sender_constraint_cache_warning(&self) -> Option<String> {
+        let required = self.issuers.iter().any(|i| i.require_sender_constraint);
+        answer::sender_constraint_cache_warning(required, &self.identity_source)
+    }
+
     /// The payload parser's rules for this configuration.
     pub(crate) fn claim_rules(&self) -> Rules {
         Rules::new(
@@ -200,6 +207,15 @@ impl Config {
             &self.scope_claims,
             self.usage_identifier_claim.as_deref(),
         )
+    }
+
+    /// The ids of the Cedar policies a denial can name (metric dimensions); none without Cedar.
+    pub fn cedar_policy_ids(&self) -> Vec<&'static str> {
+        #[cfg(feature = "cedar")]
+        if let Some(engine) = &self.cedar {
+            return engine.denial_ids().collect();
+        }
+        Vec::new()
     }
 
     /// The issuers' names, in configuration order (metric dimensions).

@@ -331,3 +331,32 @@ fn every_issuer_field_names_a_key_of_the_file_and_a_variable_of_the_environment(
         );
     }
 }
+
+#[test]
+fn requiring_bound_tokens_warns_unless_the_cache_key_holds_the_proof() {
+    let base = [
+        ("TOKEN_ISSUER", "https://tenant.auth0.com/"),
+        ("JWKS_URI", "https://tenant.auth0.com/.well-known/jwks.json"),
+        ("AUDIENCE", "https://api.example.com"),
+    ];
+    let with = |extra: &[(&str, &str)]| {
+        let mut vars = base.to_vec();
+        vars.extend_from_slice(extra);
+        config(&vars).unwrap().sender_constraint_cache_warning()
+    };
+    assert_eq!(with(&[]), None);
+    let warning = with(&[("REQUIRE_SENDER_CONSTRAINT", "true")]).expect("a warning");
+    assert!(warning.contains("TTL is 0"), "{warning}");
+    assert!(
+        warning.contains("$request.header.Authorization"),
+        "{warning}"
+    );
+    let proof_in_key = (
+        "IDENTITY_SOURCE",
+        "method.request.header.Authorization,method.request.header.DPoP",
+    );
+    assert_eq!(
+        with(&[("REQUIRE_SENDER_CONSTRAINT", "true"), proof_in_key]),
+        None
+    );
+}

@@ -3,7 +3,7 @@
 //! token is checked against (the `DPoP` header, the request's method, domain and path, the client
 //! certificate); every other field is skipped.
 
-use crate::identity::{IdentitySource, Source};
+use crate::identity::{DPOP_HEADER, IdentitySource, Source};
 mod scan;
 mod serde_reader;
 
@@ -50,13 +50,10 @@ pub struct Possession<'a> {
     /// The path as the client sent it, with the stage on default execute-api domains and the
     /// base path on custom domains: `requestContext.path` (REST), `rawPath` (HTTP API).
     pub path: Option<Cow<'a, str>>,
-    /// The client certificate of a mutual TLS API (REST), PEM:
-    /// `requestContext.identity.clientCert.clientCertPem`.
+    /// The client certificate of a mutual TLS API, PEM: `requestContext.identity.clientCert.
+    /// clientCertPem` (REST), `requestContext.authentication.clientCert.clientCertPem` (HTTP API).
     pub client_cert_pem: Option<Cow<'a, str>>,
 }
-
-/// The name of the DPoP proof header (RFC 9449 §4.1).
-const DPOP_HEADER: &str = "DPoP";
 
 impl Event<'_> {
     /// The route template that was called (see the field docs), when the event names it.
@@ -159,6 +156,9 @@ struct Context<'a> {
     /// REST: `identity.clientCert.clientCertPem`.
     #[serde(borrow)]
     identity: Option<ContextIdentity<'a>>,
+    /// HTTP API: `authentication.clientCert.clientCertPem` (the same shape as REST's `identity`).
+    #[serde(borrow)]
+    authentication: Option<ContextIdentity<'a>>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Deserialize)]
@@ -215,10 +215,14 @@ impl<'a> Fields<'a> {
         let context = self.context.unwrap_or_default();
         let (domain, context_path) = (context.domain_name, context.path);
         let context_method = context.http.and_then(|http| http.method);
-        let client_cert_pem = context
-            .identity
-            .and_then(|identity| identity.client_cert)
-            .and_then(|cert| cert.client_cert_pem);
+        let pem = |holder: Option<ContextIdentity<'a>>| {
+            holder
+                .and_then(|holder| holder.client_cert)
+                .and_then(|cert| cert.client_cert_pem)
+        };
+        // Each API passes the certificate in its own place, and only there.
+        let (client_cert_pem, http_client_cert_pem) =
+            (pem(context.identity), pem(context.authentication));
         let credential_from_request = match identity.credential() {
             Source::Query(_) => self.query,
             _ => self.header,
@@ -262,14 +266,12 @@ impl<'a> Fields<'a> {
                 route_method,
                 route_path,
                 cached_per_route,
-                // HTTP API mutual TLS passes the certificate elsewhere
-                // (`authentication.clientCert`); certificate-bound tokens are checked on REST.
                 possession: Possession {
                     dpop: self.dpop,
                     method: context_method,
                     domain,
                     path: self.raw_path,
-                    client_cert_pem: None,
+                    client_cert_pem: http_client_cert_pem,
                 },
             }
         } else {

@@ -126,8 +126,9 @@ pub(super) fn is_named(key: &str, name: Option<&str>, any_case: bool) -> bool {
     })
 }
 
-/// Reads `requestContext`: `domainName`, `path`, `http.method` and
-/// `identity.clientCert.clientCertPem`, each object member once (as serde's derive insists).
+/// Reads `requestContext`: `domainName`, `path`, `http.method`,
+/// `identity.clientCert.clientCertPem` (REST) and `authentication.clientCert.clientCertPem`
+/// (HTTP API), each object member once (as serde's derive insists).
 fn request_context<'a>(scanner: &mut Scanner<'a>) -> Option<Context<'a>> {
     let mut context = Context::default();
     let mut seen = 0u8;
@@ -137,6 +138,7 @@ fn request_context<'a>(scanner: &mut Scanner<'a>) -> Option<Context<'a>> {
             "path" => 2,
             "http" => 4,
             "identity" => 8,
+            "authentication" => 16,
             _ => return scanner.skip_value(),
         };
         if seen & bit != 0 {
@@ -163,41 +165,44 @@ fn request_context<'a>(scanner: &mut Scanner<'a>) -> Option<Context<'a>> {
                     Some(http)
                 })?
             }
-            _ => {
-                context.identity = optional_object(scanner, |scanner| {
-                    let mut identity = ContextIdentity::default();
-                    let mut seen = false;
-                    object_members(scanner, |scanner, key| {
-                        if key != "clientCert" {
-                            return scanner.skip_value();
-                        }
-                        if std::mem::replace(&mut seen, true) {
-                            return None;
-                        }
-                        identity.client_cert = optional_object(scanner, |scanner| {
-                            let mut cert = ClientCert::default();
-                            let mut seen = false;
-                            object_members(scanner, |scanner, key| {
-                                if key != "clientCertPem" {
-                                    return scanner.skip_value();
-                                }
-                                if std::mem::replace(&mut seen, true) {
-                                    return None;
-                                }
-                                cert.client_cert_pem = optional_string(scanner)?;
-                                Some(())
-                            })?;
-                            Some(cert)
-                        })?;
-                        Some(())
-                    })?;
-                    Some(identity)
-                })?
-            }
+            "identity" => context.identity = optional_object(scanner, client_cert_holder)?,
+            _ => context.authentication = optional_object(scanner, client_cert_holder)?,
         }
         Some(())
     })?;
     Some(context)
+}
+
+/// Reads `{"clientCert": {"clientCertPem": ..}}` (REST's `identity`, HTTP API's
+/// `authentication`), each member once.
+fn client_cert_holder<'a>(scanner: &mut Scanner<'a>) -> Option<ContextIdentity<'a>> {
+    let mut holder = ContextIdentity::default();
+    let mut seen = false;
+    object_members(scanner, |scanner, key| {
+        if key != "clientCert" {
+            return scanner.skip_value();
+        }
+        if std::mem::replace(&mut seen, true) {
+            return None;
+        }
+        holder.client_cert = optional_object(scanner, |scanner| {
+            let mut cert = ClientCert::default();
+            let mut seen = false;
+            object_members(scanner, |scanner, key| {
+                if key != "clientCertPem" {
+                    return scanner.skip_value();
+                }
+                if std::mem::replace(&mut seen, true) {
+                    return None;
+                }
+                cert.client_cert_pem = optional_string(scanner)?;
+                Some(())
+            })?;
+            Some(cert)
+        })?;
+        Some(())
+    })?;
+    Some(holder)
 }
 
 /// Calls `member` with each key of an object, the scanner at its value.

@@ -54,6 +54,23 @@ fn the_request_is_read_for_sender_constrained_tokens() {
     assert_eq!(possession.domain.as_deref(), Some("api.example.com"));
     assert_eq!(possession.path.as_deref(), Some("/v1/pets"));
     assert_eq!(possession.client_cert_pem.as_deref(), Some("PEM"));
+    // HTTP API mutual TLS: the certificate is in `authentication`, and only there.
+    let http = br#"{"version":"2.0","routeArn":"a","requestContext":{"identity":{"clientCert":{"clientCertPem":"REST"}},"authentication":{"clientCert":{"clientCertPem":"HTTP","subjectDN":"CN=c"}}}}"#;
+    let fields = scan::scan(http, &names).expect("the scanner reads it");
+    assert_eq!(Ok(&fields), Fields::with_serde(http, &names).as_ref());
+    let possession = fields
+        .into_event(&IdentitySource::default())
+        .unwrap()
+        .possession;
+    assert_eq!(possession.client_cert_pem.as_deref(), Some("HTTP"));
+    let rest_place = br#"{"version":"2.0","routeArn":"a","requestContext":{"identity":{"clientCert":{"clientCertPem":"REST"}}}}"#;
+    assert_eq!(parse(rest_place).unwrap().possession.client_cert_pem, None);
+    let http_place = br#"{"type":"REQUEST","methodArn":"a","requestContext":{"authentication":{"clientCert":{"clientCertPem":"HTTP"}}}}"#;
+    assert_eq!(parse(http_place).unwrap().possession.client_cert_pem, None);
+    // Twice in one object: left to serde_json, which refuses the event.
+    let twice = br#"{"version":"2.0","routeArn":"a","requestContext":{"authentication":null,"authentication":{}}}"#;
+    assert_eq!(scan::scan(twice, &names), None);
+    assert_eq!(parse(twice), Err(Reject::BadEvent));
     // Two `DPoP` headers (in two cases) are refused, as two credentials are.
     let twice = br#"{"type":"REQUEST","methodArn":"a","headers":{"DPoP":"a","dpop":"b"}}"#;
     assert_eq!(parse(twice), Err(Reject::BadEvent));
@@ -289,6 +306,7 @@ mod agree_with_serde_json {
         "identity",
         "clientCert",
         "clientCertPem",
+        "authentication",
     ];
 
     fn event() -> impl Strategy<Value = String> {
@@ -307,9 +325,10 @@ mod agree_with_serde_json {
             prop::collection::vec((text.clone(), leaf.clone()), 0..4),
             prop::option::of(leaf.clone()),
             prop::option::of(leaf),
+            prop::option::of(cert.clone()),
             prop::option::of(cert),
         )
-            .prop_map(|(members, method, domain, cert)| {
+            .prop_map(|(members, method, domain, cert, http_cert)| {
                 let mut o: serde_json::Map<String, Value> = members.into_iter().collect();
                 if let Some(method) = method {
                     o.insert("http".into(), serde_json::json!({ "method": method }));
@@ -319,6 +338,12 @@ mod agree_with_serde_json {
                 }
                 if let Some(cert) = cert {
                     o.insert("identity".into(), serde_json::json!({ "clientCert": cert }));
+                }
+                if let Some(cert) = http_cert {
+                    o.insert(
+                        "authentication".into(),
+                        serde_json::json!({ "clientCert": cert }),
+                    );
                 }
                 Value::Object(o)
             });

@@ -115,15 +115,9 @@ impl Authorizer {
         {
             self.verified.remember_compiled(digest, key, compiled);
         }
+        // Logged and counted (`cedar_denials`) by the observer, with the decision.
         if !verdict.permitted {
-            let policy = engine.policy_id(verdict.policy);
-            decision.policy = Some(policy);
-            ::metrics::counter!(
-                crate::cedar::CEDAR_DENIALS,
-                "policy" => policy,
-                "issuer" => self.issuers[cedar.issuer].name.clone()
-            )
-            .increment(1);
+            decision.policy = Some(engine.policy_id(verdict.policy));
         }
         Ok(if allowed {
             Outcome::Allow

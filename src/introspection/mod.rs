@@ -18,17 +18,18 @@ pub mod cache;
 pub mod client;
 pub mod response;
 
+use crate::clock::Clock;
 use crate::config::{Config, IssuerConfig};
 pub use crate::config::{IntrospectMode, IntrospectionSettings};
 use crate::fetcher::{ClientError, Fetcher};
-use crate::report::Reject;
+use crate::report::{IntrospectionCall, Lookup, Observer, Reject};
 use cache::{Answers, Budget, Digest};
 use client::{Client, Failure};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 pub use response::Verdict;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How many answers one issuer's cache holds (about 200 bytes each, plus the claims of active
@@ -57,7 +58,11 @@ pub enum Answer {
 ///
 /// # Errors
 /// [`ClientError`] when its HTTP client or its cache cannot be set up.
-pub fn for_config(config: &Config) -> Result<Option<(usize, Introspector)>, ClientError> {
+pub fn for_config(
+    config: &Config,
+    observer: Arc<dyn Observer>,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<(usize, Introspector)>, ClientError> {
     let Some((index, issuer)) = config
         .issuers
         .iter()
@@ -73,8 +78,13 @@ pub fn for_config(config: &Config) -> Result<Option<(usize, Introspector)>, Clie
         .connect_timeout(timeout)
         .timeout(timeout)
         .build()?;
-    let introspector = Introspector::new(http, issuer, config.transport.allow_http)
-        .map_err(|e| ClientError::Introspection(e.to_string()))?;
+    let reporter = Reporter {
+        issuer: index,
+        observer,
+    };
+    let introspector =
+        Introspector::new(http, issuer, config.transport.allow_http, reporter, clock)
+            .map_err(|e| ClientError::Introspection(e.to_string()))?;
     Ok(introspector.map(|i| (index, i)))
 }
 
@@ -112,7 +122,23 @@ struct Inner {
     /// The calls in flight, by token digest: at most one per token.
     inflight: Mutex<HashMap<Digest, Call>>,
     budget: Budget,
-    metrics: OnceLock<Handles>,
+    reporter: Reporter,
+    /// The clock of cache lifetimes and the call budget.
+    clock: Arc<dyn Clock>,
+}
+
+/// Who hears of this issuer's lookups and calls (metrics).
+pub struct Reporter {
+    /// The issuer's index in the configuration.
+    pub issuer: usize,
+    /// The authorizer's observer.
+    pub observer: Arc<dyn Observer>,
+}
+
+impl Reporter {
+    fn lookup(&self, lookup: Lookup) {
+        self.observer.introspection_lookup(self.issuer, lookup);
+    }
 }
 
 /// Why introspection cannot be set up (a start-up error).
@@ -125,7 +151,7 @@ pub enum SetupError {
 
 impl Introspector {
     /// The introspector of one issuer, or `None` when its `INTROSPECT` is `off`. `http` must not
-    /// follow redirects.
+    /// follow redirects; `reporter` hears of every lookup and call.
     ///
     /// # Errors
     /// [`SetupError`] when the cache cannot be keyed.
@@ -133,6 +159,8 @@ impl Introspector {
         http: reqwest::Client,
         issuer: &IssuerConfig,
         allow_http: bool,
+        reporter: Reporter,
+        clock: Arc<dyn Clock>,
     ) -> Result<Option<Self>, SetupError> {
         let settings = &issuer.introspection;
         if settings.mode == IntrospectMode::Off {
@@ -149,8 +177,9 @@ impl Introspector {
                 client: Client::new(http, &issuer.issuer, settings, allow_http),
                 answers,
                 inflight: Mutex::new(HashMap::new()),
-                budget: Budget::new(settings.max_calls_per_second, Instant::now()),
-                metrics: OnceLock::new(),
+                budget: Budget::new(settings.max_calls_per_second, clock.now()),
+                reporter,
+                clock,
             }),
         }))
     }
@@ -172,7 +201,8 @@ impl Introspector {
 
     /// Counts a locally verified JWT served while introspection was unavailable.
     pub fn record_fail_open(&self) {
-        self.inner.handles().fail_open.increment(1);
+        let reporter = &self.inner.reporter;
+        reporter.observer.introspection_fail_open(reporter.issuer);
     }
 
     /// The cached answer for `token` (a hit, counted), or `None`: the hot path, without a
@@ -181,8 +211,8 @@ impl Introspector {
         let inner = &self.inner;
         let verdict = inner
             .answers
-            .get(inner.answers.digest(token), Instant::now())?;
-        inner.handles().lookups[Lookup::Hit as usize].increment(1);
+            .get(inner.answers.digest(token), inner.clock.now())?;
+        inner.reporter.lookup(Lookup::Hit);
         Some(verdict.into())
     }
 
@@ -190,25 +220,25 @@ impl Introspector {
     /// from a new call if the budget allows one.
     pub async fn introspect(&self, token: &str) -> Answer {
         let inner = &self.inner;
-        let now = Instant::now();
+        let now = inner.clock.now();
         let digest = inner.answers.digest(token);
         if let Some(verdict) = inner.answers.get(digest, now) {
-            inner.handles().lookups[Lookup::Hit as usize].increment(1);
+            inner.reporter.lookup(Lookup::Hit);
             return verdict.into();
         }
         let call = {
             let mut inflight = inner.inflight.lock().expect("not poisoned");
             match inflight.get(&digest) {
                 Some(call) => {
-                    inner.handles().lookups[Lookup::Shared as usize].increment(1);
+                    inner.reporter.lookup(Lookup::Shared);
                     call.clone()
                 }
                 None => {
                     if !inner.budget.try_take(now) {
-                        inner.handles().lookups[Lookup::RateLimited as usize].increment(1);
+                        inner.reporter.lookup(Lookup::RateLimited);
                         return Answer::RateLimited;
                     }
-                    inner.handles().lookups[Lookup::Miss as usize].increment(1);
+                    inner.reporter.lookup(Lookup::Miss);
                     let call = Inner::call(self.inner.clone(), digest, token.to_owned())
                         .boxed()
                         .shared();
@@ -253,17 +283,21 @@ impl Inner {
         // given is an access token.
         let result = inner.client.introspect(&token, "access_token").await;
         drop(token);
-        let now = Instant::now();
-        let handles = inner.handles();
-        handles
-            .latency_ms
-            .record(now.duration_since(started).as_secs_f64() * 1000.0);
+        let elapsed = started.elapsed();
+        let now = inner.clock.now();
         let label = match &result {
             Ok(Verdict::Active { .. }) => "active",
             Ok(Verdict::Inactive) => "inactive",
             Err(failure) => failure.as_str(),
         };
-        handles.call(label).increment(1);
+        inner
+            .reporter
+            .observer
+            .introspection_call(&IntrospectionCall {
+                issuer: inner.reporter.issuer,
+                result: label,
+                elapsed,
+            });
         match &result {
             Ok(verdict) => {
                 let ttl = inner.ttl(verdict, SystemTime::now());
@@ -291,73 +325,5 @@ impl Inner {
                 self.cache_ttl.min(left)
             }
         }
-    }
-
-    fn handles(&self) -> &Handles {
-        self.metrics.get_or_init(|| Handles::register(&self.name))
-    }
-}
-
-/// How a lookup was answered (the `result` label of `introspection_lookups`).
-#[derive(Clone, Copy)]
-enum Lookup {
-    Hit,
-    Miss,
-    Shared,
-    RateLimited,
-}
-
-const LOOKUPS: [&str; 4] = ["hit", "miss", "shared", "rate_limited"];
-const CALL_RESULTS: [&str; 10] = [
-    "active",
-    "inactive",
-    "http_error",
-    "timeout",
-    "bad_status",
-    "too_large",
-    "not_json",
-    "invalid_json",
-    "invalid_response",
-    "discovery",
-];
-
-/// Introspection lookups by result (`hit`, `miss`, `shared`, `rate_limited`) and issuer: the
-/// cache hit ratio is `hit / (hit + miss + shared)`.
-pub const INTROSPECTION_LOOKUPS: &str = "introspection_lookups";
-/// Calls to the introspection endpoint by result (`active`, `inactive`, or a failure) and issuer.
-pub const INTROSPECTION_CALLS: &str = "introspection_calls";
-/// Time a call took, milliseconds, by issuer.
-pub const INTROSPECTION_LATENCY_MS: &str = "introspection_latency_ms";
-/// Locally verified JWTs served because introspection was unavailable
-/// (`INTROSPECTION_FAIL_OPEN`), by issuer.
-pub const INTROSPECTION_FAIL_OPEN: &str = "introspection_fail_open";
-
-/// One issuer's metric handles, registered on first use (after the binary installed its
-/// recorder), so that recording is an atomic add.
-struct Handles {
-    lookups: [metrics::Counter; 4],
-    calls: [metrics::Counter; 10],
-    latency_ms: metrics::Histogram,
-    fail_open: metrics::Counter,
-}
-
-impl Handles {
-    fn register(issuer: &str) -> Self {
-        let issuer = issuer.to_owned();
-        Handles {
-            lookups: LOOKUPS.map(|result| {
-                metrics::counter!(INTROSPECTION_LOOKUPS, "result" => result, "issuer" => issuer.clone())
-            }),
-            calls: CALL_RESULTS.map(|result| {
-                metrics::counter!(INTROSPECTION_CALLS, "result" => result, "issuer" => issuer.clone())
-            }),
-            latency_ms: metrics::histogram!(INTROSPECTION_LATENCY_MS, "issuer" => issuer.clone()),
-            fail_open: metrics::counter!(INTROSPECTION_FAIL_OPEN, "issuer" => issuer),
-        }
-    }
-
-    fn call(&self, label: &str) -> &metrics::Counter {
-        let index = CALL_RESULTS.iter().position(|r| *r == label).unwrap_or(2);
-        &self.calls[index]
     }
 }

@@ -324,6 +324,9 @@ pub(crate) async fn authorize(
             match parsed {
                 Ok(policy) => {
                     let policy = Arc::new(policy);
+                    if gateway.cache.enabled() && carries_dpop(&request) {
+                        warn_dpop_cached(&authorizer.config().identity_source);
+                    }
                     gateway.cache.insert(&cache_key, policy.clone(), now);
                     policy
                 }
@@ -363,6 +366,41 @@ pub(crate) async fn authorize(
         headers.insert(HeaderName::from_static(CONTEXT_HEADER), value);
     }
     response
+}
+
+/// Whether a request presents a DPoP-bound token (the `DPoP` scheme or a `DPoP` header).
+fn carries_dpop(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.contains_key("dpop")
+        || headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("dpop ")))
+}
+
+/// Says, once, what caching an answer for a DPoP request means: API Gateway (and so `serve`)
+/// answers later requests from the cache without calling the authorizer, so no proof is checked
+/// for them. A DPoP proof changes with every request; only a TTL of 0 checks each one.
+fn warn_dpop_cached(identity: &IdentitySource) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        if identity.holds_dpop_proof() {
+            tracing::warn!(
+                identity_source = %identity,
+                "an answer for a DPoP request is cached under the token and its proof: the same \
+                 request replayed within the TTL is answered from the cache, without the replay \
+                 check (API Gateway does the same); run with --cache-ttl 0 (in API Gateway: the \
+                 authorizer's result TTL 0)"
+            );
+        } else {
+            tracing::warn!(
+                identity_source = %identity,
+                "an answer for a DPoP request is cached without its proof: until the TTL ends, \
+                 this token is let through with any proof or none (API Gateway does the same); run \
+                 with --cache-ttl 0 (in API Gateway: the authorizer's result TTL 0)"
+            );
+        }
+    });
 }
 
 /// What API Gateway answers for a route or method the API does not define.

@@ -21,9 +21,11 @@ pub mod gateway;
 mod iam;
 mod oauth;
 pub mod pets;
+mod sender;
 mod server;
 mod tokens;
 
+pub use sender::{DpopKey, ProofArgs, SenderError, certificate_thumbprint, proof};
 pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
 
 use crate::config::{Config, ConfigError};
@@ -91,6 +93,9 @@ pub enum LocalError {
     /// The system's random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// A DPoP key, client certificate or proof argument cannot be used.
+    #[error(transparent)]
+    Sender(#[from] SenderError),
     /// `token --opaque` got no token from the embedded issuer's token endpoint.
     #[error("{0}")]
     TokenEndpoint(String),
@@ -169,6 +174,15 @@ pub struct TokenArgs {
     /// in `--claim groups='["admins"]' --claim email=ann@example.com`.
     #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = dev_issuer::parse_claim)]
     pub claims: Vec<(String, serde_json::Value)>,
+    /// Bind the tokens to this DPoP key (`cnf.jkt`, its RFC 7638 thumbprint; RFC 9449 §6.1): an EC
+    /// P-256 private key (PKCS#8 PEM), created (mode 0600) if missing. Make proofs with
+    /// `authorizer proof --key FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "client_cert")]
+    pub dpop_key: Option<PathBuf>,
+    /// Bind the tokens to this client certificate (`cnf["x5t#S256"]`, the base64url SHA-256 of
+    /// its DER; RFC 8705 §3.1), PEM.
+    #[arg(long, value_name = "CERT.pem", visible_alias = "cnf-x5t")]
+    pub client_cert: Option<PathBuf>,
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
@@ -212,8 +226,18 @@ pub async fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalEr
         );
     }
     let key = dev_issuer::load_key(&args.key, args.kid.as_deref())?;
+    let mut extra = args.claims.clone();
+    let binds = args.dpop_key.is_some() || args.client_cert.is_some();
+    if binds && extra.iter().any(|(name, _)| name == "cnf") {
+        return Err(SenderError::TwoBindings.into());
+    }
+    if let Some(cnf) = sender::confirmation(args.dpop_key.as_deref(), args.client_cert.as_deref())?
+    {
+        extra.push(("cnf".to_owned(), cnf));
+    }
     if args.opaque {
-        return oauth::request_tokens(args, &key, out).await;
+        // The issuer answers `cnf` in introspection too (RFC 9449 §6.2, RFC 8705 §3.2).
+        return oauth::request_tokens(args, &extra, &key, out).await;
     }
     let spec = TokenSpec {
         issuer: args.iss.clone(),
@@ -221,7 +245,7 @@ pub async fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalEr
         subject: args.sub.clone(),
         scope: args.scope.clone(),
         ttl_seconds: args.ttl,
-        extra: args.claims.clone(),
+        extra,
     };
     for _ in 0..args.count {
         let token = dev_issuer::mint(&key, &spec)?;
@@ -290,12 +314,12 @@ pub async fn serve_with_env(
         Some(Config::from_lookup(env)?)
     };
     // The Prometheus recorder (if installed) gets its handles once the issuers are known.
-    let metrics = crate::metrics::install_handles(
-        &authorizer
-            .as_ref()
-            .map(Config::issuer_names)
-            .unwrap_or_default(),
-    );
+    let metrics = match &authorizer {
+        Some(config) => {
+            crate::metrics::install_handles(&config.issuer_names(), &config.cedar_policy_ids())
+        }
+        None => crate::metrics::install_handles(&[], &[]),
+    };
     crate::metrics::record_init(Duration::ZERO);
     let authorizer = match authorizer {
         Some(config) => Some(Arc::new(Authorizer::with_observer(

@@ -459,6 +459,7 @@ pub(super) fn banner(
 /// `out`, one per line.
 pub(super) async fn request_tokens(
     args: &super::TokenArgs,
+    extra: &[(String, Value)],
     key: &SigningKey,
     out: &mut impl std::io::Write,
 ) -> Result<(), LocalError> {
@@ -478,8 +479,8 @@ pub(super) async fn request_tokens(
         ("scope", &args.scope),
     ];
     form.extend(args.aud.iter().map(|aud| ("aud", aud.as_str())));
-    let claims = serde_json::Value::Object(args.claims.iter().cloned().collect()).to_string();
-    if !args.claims.is_empty() {
+    let claims = Value::Object(extra.iter().cloned().collect()).to_string();
+    if !extra.is_empty() {
         form.push(("claims", &claims));
     }
     let body = url::form_urlencoded::Serializer::new(String::new())

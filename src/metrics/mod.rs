@@ -19,6 +19,11 @@
 //! | `jwks_age_seconds` | gauge | `issuer` |
 //! | `cold_start` | counter | |
 //! | `init_duration_ms` | histogram | |
+//! | `introspection_lookups` | counter | `result` (`hit`, `miss`, `shared`, `rate_limited`), `issuer` |
+//! | `introspection_calls` | counter | `result` (`active`, `inactive` or a failure label), `issuer` |
+//! | `introspection_latency_ms` | histogram | `issuer` |
+//! | `introspection_fail_open` | counter | `issuer` |
+//! | `cedar_denials` | counter | `policy` (the denying policy's id, or `none`), `issuer` |
 //!
 //! Prometheus appends `_total` to counters (and `_bucket`, `_sum`, `_count` to histograms); EMF
 //! uses the names as they are. `issuer` is the configured name of the token's issuer, from a closed
@@ -42,7 +47,9 @@ pub use dashboard::{
 pub use deploy::{DeployError, deploy_dashboard};
 
 pub use crate::report::NO_ISSUER;
-use crate::report::{Attempt, Decision, Observer, Outcome, Reject, Trigger};
+use crate::report::{
+    Attempt, Decision, IntrospectionCall, Lookup, Observer, Outcome, Reject, Trigger,
+};
 use ::metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -65,6 +72,16 @@ pub const JWKS_AGE_SECONDS: &str = "jwks_age_seconds";
 pub const COLD_START: &str = "cold_start";
 /// From `main` to ready to serve (keys fetched), milliseconds.
 pub const INIT_DURATION_MS: &str = "init_duration_ms";
+/// Introspection lookups by result: the cache hit ratio is `hit / (hit + miss + shared)`.
+pub const INTROSPECTION_LOOKUPS: &str = "introspection_lookups";
+/// Calls to an introspection endpoint by result.
+pub const INTROSPECTION_CALLS: &str = "introspection_calls";
+/// Time an introspection call took, milliseconds.
+pub const INTROSPECTION_LATENCY_MS: &str = "introspection_latency_ms";
+/// Locally verified JWTs served while introspection was unavailable (`INTROSPECTION_FAIL_OPEN`).
+pub const INTROSPECTION_FAIL_OPEN: &str = "introspection_fail_open";
+/// Authorizations whose called route Cedar policies denied, by the denying policy.
+pub const CEDAR_DENIALS: &str = "cedar_denials";
 
 /// The kind of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +95,7 @@ pub enum Kind {
 }
 
 /// Every metric this crate emits, with its kind and label names: what dashboards may name.
-pub const METRICS: [(&str, Kind, &[&str]); 9] = [
+pub const METRICS: [(&str, Kind, &[&str]); 14] = [
     (
         AUTHORIZATIONS,
         Kind::Counter,
@@ -96,6 +113,11 @@ pub const METRICS: [(&str, Kind, &[&str]); 9] = [
     (JWKS_AGE_SECONDS, Kind::Gauge, &["issuer"]),
     (COLD_START, Kind::Counter, &[]),
     (INIT_DURATION_MS, Kind::Histogram, &[]),
+    (INTROSPECTION_LOOKUPS, Kind::Counter, &["result", "issuer"]),
+    (INTROSPECTION_CALLS, Kind::Counter, &["result", "issuer"]),
+    (INTROSPECTION_LATENCY_MS, Kind::Histogram, &["issuer"]),
+    (INTROSPECTION_FAIL_OPEN, Kind::Counter, &["issuer"]),
+    (CEDAR_DENIALS, Kind::Counter, &["policy", "issuer"]),
 ];
 
 /// The `reason` label of an authorization that was not refused.
@@ -113,6 +135,20 @@ const REFRESH_RESULTS: [&str; 7] = [
     "discovery",
     "invalid_jwks",
 ];
+/// `active`, `inactive` and the labels of introspection failures, pre-registered. A label missing
+/// here still counts (registered when first seen).
+const INTROSPECTION_RESULTS: [&str; 10] = [
+    "active",
+    "inactive",
+    "http_error",
+    "timeout",
+    "bad_status",
+    "too_large",
+    "not_json",
+    "invalid_json",
+    "invalid_response",
+    "discovery",
+];
 const REASONS: usize = Reject::ALL.len() + 1;
 
 /// Every handle, registered once against a recorder. Recording through it never allocates.
@@ -127,14 +163,23 @@ pub struct Metrics {
     issuers: Vec<IssuerKeyMetrics>,
     cold_start: Counter,
     init_duration_ms: Histogram,
+    /// `cedar_denials` by policy id (the configuration's, never a token's), then
+    /// `[0 = no issuer, 1 + issuer index]`.
+    cedar_denials: Vec<(&'static str, Vec<Counter>)>,
 }
 
-/// The `jwks_*` handles of one issuer.
+/// The handles of one issuer: `jwks_*` and `introspection_*`.
 struct IssuerKeyMetrics {
     refreshes: [[Counter; REFRESH_RESULTS.len()]; TRIGGERS.len()],
     fetch_latency_ms: Histogram,
     keys: Gauge,
     age_seconds: Gauge,
+    introspection_lookups: [Counter; Lookup::ALL.len()],
+    introspection_calls: [Counter; INTROSPECTION_RESULTS.len()],
+    introspection_latency_ms: Histogram,
+    introspection_fail_open: Counter,
+    /// The issuer's name, for handles registered when first needed.
+    name: String,
 }
 
 const METADATA: Metadata<'static> =
@@ -213,6 +258,24 @@ impl Metrics {
                 fetch_latency_ms: histogram(JWKS_FETCH_LATENCY_MS, &[("issuer", issuer)]),
                 keys: gauge(JWKS_KEYS, &[("issuer", issuer)]),
                 age_seconds: gauge(JWKS_AGE_SECONDS, &[("issuer", issuer)]),
+                introspection_lookups: Lookup::ALL.map(|lookup| {
+                    counter(
+                        INTROSPECTION_LOOKUPS,
+                        &[("result", lookup.as_str()), ("issuer", issuer)],
+                    )
+                }),
+                introspection_calls: INTROSPECTION_RESULTS.map(|result| {
+                    counter(
+                        INTROSPECTION_CALLS,
+                        &[("result", result), ("issuer", issuer)],
+                    )
+                }),
+                introspection_latency_ms: histogram(
+                    INTROSPECTION_LATENCY_MS,
+                    &[("issuer", issuer)],
+                ),
+                introspection_fail_open: counter(INTROSPECTION_FAIL_OPEN, &[("issuer", issuer)]),
+                name: issuer.to_owned(),
             })
             .collect();
         Metrics {
@@ -222,6 +285,7 @@ impl Metrics {
             issuers,
             cold_start: counter(COLD_START, &[]),
             init_duration_ms: histogram(INIT_DURATION_MS, &[]),
+            cedar_denials: Vec::new(),
         }
     }
 
@@ -237,6 +301,40 @@ impl Metrics {
         self.latency_us.record(latency.as_secs_f64() * 1e6);
         if decision.cache_hit {
             self.cache_hits.increment(1);
+        }
+        if let Some(policy) = decision.policy {
+            self.record_cedar_denial(policy, issuer);
+        }
+    }
+
+    /// Counts a Cedar denial by `policy` for the issuer at `issuer` (0: none).
+    fn record_cedar_denial(&self, policy: &'static str, issuer: usize) {
+        let counter = self
+            .cedar_denials
+            .iter()
+            .find(|(id, _)| *id == policy)
+            .and_then(|(_, by_issuer)| by_issuer.get(issuer));
+        match counter {
+            Some(counter) => counter.increment(1),
+            // Not registered (a policy added since): registered now, with the global recorder.
+            None => ::metrics::counter!(CEDAR_DENIALS, "policy" => policy).increment(1),
+        }
+    }
+
+    /// Registers `cedar_denials` for these policy ids (see `Config::cedar_policy_ids`).
+    pub fn register_cedar_policies(&mut self, recorder: &dyn Recorder, policies: &[&'static str]) {
+        let issuers: Vec<String> = std::iter::once(NO_ISSUER.to_owned())
+            .chain(self.issuers.iter().map(|i| i.name.clone()))
+            .collect();
+        for &policy in policies {
+            let by_issuer = issuers
+                .iter()
+                .map(|issuer| {
+                    let key = key(CEDAR_DENIALS, &[("policy", policy), ("issuer", issuer)]);
+                    recorder.register_counter(&key, &METADATA)
+                })
+                .collect();
+            self.cedar_denials.push((policy, by_issuer));
         }
     }
 
@@ -288,6 +386,36 @@ impl Observer for Metrics {
         self.record_refresh(attempt);
     }
 
+    fn introspection_lookup(&self, issuer: usize, lookup: Lookup) {
+        if let Some(issuer) = self.issuers.get(issuer) {
+            issuer.introspection_lookups[lookup as usize].increment(1);
+        }
+    }
+
+    fn introspection_call(&self, call: &IntrospectionCall) {
+        let Some(issuer) = self.issuers.get(call.issuer) else {
+            return;
+        };
+        match INTROSPECTION_RESULTS.iter().position(|&r| r == call.result) {
+            Some(result) => issuer.introspection_calls[result].increment(1),
+            None => ::metrics::counter!(
+                INTROSPECTION_CALLS,
+                "result" => call.result,
+                "issuer" => issuer.name.clone()
+            )
+            .increment(1),
+        }
+        issuer
+            .introspection_latency_ms
+            .record(call.elapsed.as_secs_f64() * 1e3);
+    }
+
+    fn introspection_fail_open(&self, issuer: usize) {
+        if let Some(issuer) = self.issuers.get(issuer) {
+            issuer.introspection_fail_open.increment(1);
+        }
+    }
+
     /// Sets `jwks_keys` and `jwks_age_seconds` of one issuer.
     fn keys(&self, issuer: usize, keys: usize, age: Option<Duration>) {
         let Some(issuer) = self.issuers.get(issuer) else {
@@ -311,18 +439,30 @@ fn description(name: &str) -> &'static str {
         JWKS_AGE_SECONDS => "Age of the current key set, in seconds.",
         COLD_START => "Process starts (Lambda: cold starts).",
         INIT_DURATION_MS => "Time from process start to ready, in milliseconds.",
+        INTROSPECTION_LOOKUPS => {
+            "Introspection lookups by result (hit, miss, shared, rate_limited)."
+        }
+        INTROSPECTION_CALLS => "Calls to the introspection endpoint by result.",
+        INTROSPECTION_LATENCY_MS => "Time of one introspection call, in milliseconds.",
+        INTROSPECTION_FAIL_OPEN => "JWTs served while introspection was unavailable (fail open).",
+        CEDAR_DENIALS => "Authorizations whose route Cedar policies denied, by policy.",
         _ => "",
     }
 }
 
 static HANDLES: OnceLock<Metrics> = OnceLock::new();
 
-/// Registers the handles against the global recorder for the configured issuers' names; call once,
-/// after installing the recorder and loading the configuration (before anything is recorded).
-/// Later calls return the same table.
-pub fn install_handles(issuers: &[&str]) -> &'static Metrics {
-    HANDLES
-        .get_or_init(|| ::metrics::with_recorder(|recorder| Metrics::register(recorder, issuers)))
+/// Registers the handles against the global recorder for the configured issuers' names and Cedar
+/// policy ids; call once, after installing the recorder and loading the configuration (before
+/// anything is recorded). Later calls return the same table.
+pub fn install_handles(issuers: &[&str], cedar_policies: &[&'static str]) -> &'static Metrics {
+    HANDLES.get_or_init(|| {
+        ::metrics::with_recorder(|recorder| {
+            let mut metrics = Metrics::register(recorder, issuers);
+            metrics.register_cedar_policies(recorder, cedar_policies);
+            metrics
+        })
+    })
 }
 
 /// Counts the cold start and the init duration, if handles are installed.

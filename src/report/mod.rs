@@ -1,5 +1,6 @@
 //! What the library reports, and to whom: the values several layers share (a decision and its
-//! outcome, refusal reasons, key refresh attempts) and the [`Observer`] that receives them.
+//! outcome, refusal reasons, key refresh attempts, introspection lookups and calls) and the
+//! [`Observer`] that receives them.
 //!
 //! This module is the bottom layer: it imports nothing else of the crate, so that the hot path,
 //! the refresher, the metrics sinks and the binary can all name these values without importing
@@ -8,10 +9,12 @@
 //! metrics sinks (`crate::metrics::Metrics`), and tests and `invoke` leave it at [`Unobserved`].
 
 mod decision;
+mod introspection;
 mod refresh;
 mod reject;
 
 pub use decision::{Decision, EventKind, Outcome};
+pub use introspection::{IntrospectionCall, Lookup};
 pub use refresh::{Attempt, Trigger};
 pub use reject::{Reject, UNAUTHORIZED};
 
@@ -43,6 +46,22 @@ pub trait Observer: Send + Sync {
     fn keys(&self, issuer: usize, keys: usize, age: Option<Duration>) {
         let _ = (issuer, keys, age);
     }
+
+    /// How an introspection lookup for the `issuer`-th issuer was answered.
+    fn introspection_lookup(&self, issuer: usize, lookup: Lookup) {
+        let _ = (issuer, lookup);
+    }
+
+    /// One call to an introspection endpoint.
+    fn introspection_call(&self, call: &IntrospectionCall) {
+        let _ = call;
+    }
+
+    /// A locally verified JWT of the `issuer`-th issuer served while introspection was
+    /// unavailable (`INTROSPECTION_FAIL_OPEN`).
+    fn introspection_fail_open(&self, issuer: usize) {
+        let _ = issuer;
+    }
 }
 
 /// A shared observer is an observer: `Arc::new(&METRICS)` wires a `static` table.
@@ -57,6 +76,18 @@ impl<O: Observer + ?Sized> Observer for &O {
 
     fn keys(&self, issuer: usize, keys: usize, age: Option<Duration>) {
         (**self).keys(issuer, keys, age);
+    }
+
+    fn introspection_lookup(&self, issuer: usize, lookup: Lookup) {
+        (**self).introspection_lookup(issuer, lookup);
+    }
+
+    fn introspection_call(&self, call: &IntrospectionCall) {
+        (**self).introspection_call(call);
+    }
+
+    fn introspection_fail_open(&self, issuer: usize) {
+        (**self).introspection_fail_open(issuer);
     }
 }
 

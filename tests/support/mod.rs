@@ -317,6 +317,36 @@ pub fn authorizer_for(server: &JwksServer, extra: &[(&str, &str)]) -> Authorizer
     Authorizer::from_config(config_for(server, extra)).unwrap()
 }
 
+/// As [`authorizer_for`], with a clock the test moves: refresh intervals, the kid-miss cooldown
+/// and cache lifetimes pass when it says so, whatever else the machine is doing.
+pub fn authorizer_with_clock(
+    server: &JwksServer,
+    extra: &[(&str, &str)],
+) -> (
+    Authorizer,
+    std::sync::Arc<jwt_authorizer::clock::ManualClock>,
+) {
+    let clock = std::sync::Arc::new(jwt_authorizer::clock::ManualClock::new());
+    let wiring = jwt_authorizer::Wiring {
+        clock: clock.clone(),
+        ..jwt_authorizer::Wiring::default()
+    };
+    let authorizer = Authorizer::wired(config_for(server, extra), wiring).unwrap();
+    (authorizer, clock)
+}
+
+/// Waits (at most 10 s of real time) until `done` holds: for work that runs beside the test, such
+/// as a refresh on the runtime.
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: not within 10 s"));
+}
+
 /// The method ARN the TOKEN events carry.
 pub const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets";
 

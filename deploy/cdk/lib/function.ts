@@ -54,9 +54,9 @@ export interface RestAuthorizerOptions {
   /**
    * How long API Gateway caches the authorizer's policy. With the default
    * `policyResource: 'stage'` the one policy is right for every route, so any TTL is safe; with
-   * `policyResource: 'method'` only 0 is (anything else throws).
+   * `policyResource: 'method'` or `requireSenderConstraint` only 0 is (anything else throws).
    *
-   * @default 300 seconds ('stage'), 0 ('method')
+   * @default 300 seconds ('stage'), 0 ('method', or `requireSenderConstraint`)
    */
   readonly resultsCacheTtl?: Duration;
 }
@@ -97,7 +97,12 @@ export interface HttpApiAuthorizerOptions {
    * @default the function's `identitySource` if set, else ['$request.header.Authorization']
    */
   readonly identitySource?: string[];
-  /** @default 300 seconds (0 with `policyResource: 'method'`) */
+  /**
+   * With `requireSenderConstraint` only 0 is safe (anything else throws): a DPoP proof changes
+   * with every request, and a cached answer is reused without it.
+   *
+   * @default 300 seconds (0 with `policyResource: 'method'` or `requireSenderConstraint`)
+   */
   readonly resultsCacheTtl?: Duration;
   /**
    * `simple` ({"isAuthorized"}) or `policy` (an IAM policy). A simple answer is about the
@@ -223,6 +228,12 @@ export class JwtAuthorizerFunction extends Construct {
 
   /** A REST API `TOKEN` authorizer: source `Authorization`, the tutorial's regex, a safe TTL. */
   public tokenAuthorizer(id: string, options: TokenAuthorizerOptions = {}): apigateway.TokenAuthorizer {
+    if (this.settings.requireSenderConstraint) {
+      throw new Error(
+        `${id}: a TOKEN event carries one header, never a DPoP proof or a client certificate, so with ` +
+          `requireSenderConstraint every token would be refused: use requestAuthorizer`,
+      );
+    }
     const regex = options.validationRegex ?? TUTORIAL_VALIDATION_REGEX;
     return new apigateway.TokenAuthorizer(this, id, {
       handler: this.function,
@@ -268,7 +279,10 @@ export class JwtAuthorizerFunction extends Construct {
     const routeRulesMayExist =
       Object.keys(this.settings.routeScopes ?? {}).length > 0 || this.settings.configFile !== undefined;
     const methodOnly = this.settings.policyResource === 'method';
-    const ttl = options.resultsCacheTtl ?? (methodOnly && !perRoute ? Duration.seconds(0) : DEFAULT_TTL);
+    const ttl =
+      this.senderConstrainedTtl(id, options.resultsCacheTtl) ??
+      options.resultsCacheTtl ??
+      (methodOnly && !perRoute ? Duration.seconds(0) : DEFAULT_TTL);
     const caches = ttl.toSeconds() > 0 && !perRoute;
     const responseType =
       options.responseType ?? this.httpApiResponse ?? (routeRulesMayExist && !perRoute ? 'policy' : 'simple');
@@ -351,8 +365,31 @@ export class JwtAuthorizerFunction extends Construct {
     return [];
   }
 
-  /** The REST TTL: any with `policyResource: 'stage'`, only 0 with 'method'. */
+  /**
+   * With `requireSenderConstraint`, 0, and a TTL above 0 throws: a cached answer is reused
+   * without calling the authorizer, so no proof (a DPoP proof changes with every request) and no
+   * client certificate would be checked for the requests it answers; `undefined` otherwise.
+   */
+  private senderConstrainedTtl(id: string, requested: Duration | undefined): Duration | undefined {
+    if (!this.settings.requireSenderConstraint) {
+      return undefined;
+    }
+    if (requested !== undefined && requested.toSeconds() > 0) {
+      throw new Error(
+        `${id}: with requireSenderConstraint each request's proof must reach the authorizer, and API ` +
+          `Gateway answers a cached Allow without it (a replayed or missing DPoP proof, another ` +
+          `client certificate): use resultsCacheTtl 0`,
+      );
+    }
+    return Duration.seconds(0);
+  }
+
+  /** The REST TTL: any with `policyResource: 'stage'`, only 0 with 'method' or sender constraints. */
   private restTtl(id: string, requested: Duration | undefined): Duration {
+    const bound = this.senderConstrainedTtl(id, requested);
+    if (bound !== undefined) {
+      return bound;
+    }
     if (this.settings.policyResource !== 'method') {
       return requested ?? DEFAULT_TTL;
     }

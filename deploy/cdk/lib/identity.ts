@@ -66,9 +66,17 @@ export function parseIdentitySource(sources: readonly string[], what: string): s
   return canonical;
 }
 
-/** The source that holds the token: the first header or query parameter. */
+/** The DPoP proof's header (RFC 9449 §4.1): in the identity source, it puts the proof in the cache key. */
+export const DPOP_HEADER = '$request.header.DPoP';
+
+/** Whether an entry is the DPoP header, which holds a proof and never the token. */
+export function isDpopHeader(entry: string): boolean {
+  return entry.toLowerCase() === DPOP_HEADER.toLowerCase();
+}
+
+/** The source that holds the token: the first header (but `DPoP`) or query parameter. */
 export function credentialOf(sources: readonly string[]): string | undefined {
-  return sources.find((entry) => kindOf(entry)?.kind.holdsToken);
+  return sources.find((entry) => kindOf(entry)?.kind.holdsToken && !isDpopHeader(entry));
 }
 
 /** An identity source in REST API syntax (`method.request.header.X`, `context.X`, ...). */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 export const REPOSITORY_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** The Rust files that hold a `VARIABLES` table. */
-export const VARIABLE_TABLE_FILES = ['src/config/variables.rs', 'src/metrics/emf.rs'];
+export const VARIABLE_TABLE_FILES = ['src/config/variables.rs', 'src/metrics/emf/mod.rs'];
 
 /** One row of a Rust `VARIABLES` table. */
 export interface RustVariable {

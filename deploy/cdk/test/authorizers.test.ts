@@ -253,6 +253,40 @@ describe('HTTP API Lambda authorizer', () => {
   });
 });
 
+describe('sender-constrained tokens (requireSenderConstraint)', () => {
+  const ttlZero = /requireSenderConstraint.*resultsCacheTtl 0/;
+
+  test('REST REQUEST: TTL 0, a TTL is refused, and the DPoP header never holds the token', () => {
+    const { stack, auth } = stackWithAuthorizer({ requireSenderConstraint: true });
+    const identitySources = ['method.request.header.DPoP', 'method.request.header.Authorization'];
+    restApi(stack, auth.requestAuthorizer('Request', { identitySources }));
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      IdentitySource: 'method.request.header.DPoP,method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 0,
+    });
+    expect(functionEnvironment(template).IDENTITY_SOURCE).toBe('$request.header.DPoP,$request.header.Authorization');
+    expect(() => auth.requestAuthorizer('Cached', { resultsCacheTtl: Duration.seconds(1) })).toThrow(ttlZero);
+    expect(() => auth.requestAuthorizer('ProofOnly', { identitySources: ['method.request.header.DPoP'] })).toThrow(
+      /no source holds the token/,
+    );
+  });
+
+  test('a TOKEN authorizer is refused: its event carries no proof', () => {
+    const { auth } = stackWithAuthorizer({ requireSenderConstraint: true });
+    expect(() => auth.tokenAuthorizer('Token')).toThrow(/use requestAuthorizer/);
+  });
+
+  test('HTTP API: TTL 0 whatever the identity source, and a TTL is refused', () => {
+    const template = httpTemplate({ requireSenderConstraint: true });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerResultTtlInSeconds: 0 });
+    const identitySource = ['$request.header.Authorization', '$request.header.DPoP', '$context.routeKey'];
+    expect(() => httpTemplate({ requireSenderConstraint: true }, { identitySource, resultsCacheTtl: Duration.minutes(5) })).toThrow(
+      ttlZero,
+    );
+  });
+});
+
 describe('one function, several authorizers: one IDENTITY_SOURCE', () => {
   test('two HTTP API authorizers need the same identity sources, in the same order', () => {
     const { auth } = stackWithAuthorizer();
