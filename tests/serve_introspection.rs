@@ -368,3 +368,23 @@ async fn token_opaque_says_what_to_do_when_serve_cannot_issue() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--key"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_opaque_token_bound_with_token_dpop_key_carries_cnf_and_is_refused_without_a_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dev-key.pem");
+    let dpop = dir.path().join("dpop.pem");
+    let serve = Serve::start(&["--key", key.to_str().unwrap(), "--introspect"], &[]).await;
+    let token = mint_opaque(&serve, &key, &["--dpop-key", dpop.to_str().unwrap()]).await;
+    // RFC 9449 §6.2: the introspection answer carries the key's thumbprint as `cnf.jkt`.
+    let answer = introspect(&serve, &token).await;
+    let jkt = answer["cnf"]["jkt"].as_str().expect("cnf.jkt");
+    assert_eq!(jkt.len(), 43, "a base64url SHA-256 thumbprint: {jkt}");
+    let refused = serve.get("/pets", Some(&format!("Bearer {token}"))).await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        serve.logs().contains("\"missing_proof\""),
+        "{}",
+        serve.logs()
+    );
+}
