@@ -193,7 +193,7 @@ fn main() -> ExitCode {
             #[cfg(feature = "local")]
             Command::Serve(args) => serve(args).await,
             #[cfg(feature = "local")]
-            Command::Token(args) => token(&args),
+            Command::Token(args) => token(&args).await,
             #[cfg(feature = "local")]
             Command::Proof(args) => proof(&args),
             Command::Dashboards(command) => dashboards(command).await,
@@ -452,8 +452,8 @@ async fn serve(args: jwt_authorizer::local::ServeArgs) -> ExitCode {
 }
 
 #[cfg(feature = "local")]
-fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
-    match jwt_authorizer::local::token(args, &mut std::io::stdout().lock()) {
+async fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
+    match jwt_authorizer::local::token(args, &mut std::io::stdout().lock()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authorizer token: {e}");

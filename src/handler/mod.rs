@@ -216,7 +216,10 @@ impl Authorizer {
             && !introspection::looks_like_jwt(raw)
         {
             decision.issuer = Some(*index);
-            let answer = Box::pin(introspector.introspect(raw)).await;
+            let answer = match introspector.cached_answer(raw) {
+                Some(answer) => answer,
+                None => Box::pin(introspector.introspect(raw)).await,
+            };
             let claims = match answer {
                 introspection::Answer::Active(claims) => claims,
                 other => return Err(introspection::refusal(&other)),

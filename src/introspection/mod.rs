@@ -205,6 +205,17 @@ impl Introspector {
         reporter.observer.introspection_fail_open(reporter.issuer);
     }
 
+    /// The cached answer for `token` (a hit, counted), or `None`: the hot path, without a
+    /// future to box, so that a cached opaque token allocates nothing (tests/allocations.rs).
+    pub fn cached_answer(&self, token: &str) -> Option<Answer> {
+        let inner = &self.inner;
+        let verdict = inner
+            .answers
+            .get(inner.answers.digest(token), inner.clock.now())?;
+        inner.reporter.lookup(Lookup::Hit);
+        Some(verdict.into())
+    }
+
     /// What the issuer says about `token`: from the cache, from the call in flight for it, or
     /// from a new call if the budget allows one.
     pub async fn introspect(&self, token: &str) -> Answer {

@@ -9,6 +9,8 @@
 //! - `cache`: the authorizer result cache. `iam`: the policy as IAM evaluates it.
 //! - [`pets`]: the backend. [`dev_issuer`]: the embedded issuer and token minting.
 //! - `admin`: `/healthz` and `/metrics`. `server`: the listeners, limits and graceful shutdown.
+//! - `oauth`: the embedded issuer's token, introspection and revocation endpoints (`--introspect`);
+//!   `tokens`: what it remembers of the tokens it issued.
 //!
 //! Nothing here runs in Lambda: the module is behind the `local` feature.
 
@@ -17,9 +19,11 @@ mod cache;
 pub mod dev_issuer;
 pub mod gateway;
 mod iam;
+mod oauth;
 pub mod pets;
 mod sender;
 mod server;
+mod tokens;
 
 pub use sender::{DpopKey, ProofArgs, SenderError, certificate_thumbprint, proof};
 pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
@@ -92,6 +96,9 @@ pub enum LocalError {
     /// A DPoP key, client certificate or proof argument cannot be used.
     #[error(transparent)]
     Sender(#[from] SenderError),
+    /// `token --opaque` got no token from the embedded issuer's token endpoint.
+    #[error("{0}")]
+    TokenEndpoint(String),
 }
 
 /// `authorizer serve`'s command line.
@@ -129,6 +136,11 @@ pub struct ServeArgs {
     /// Switch authorization off: every request goes straight to the backend (a load-test baseline).
     #[arg(long)]
     pub no_auth: bool,
+    /// Opaque tokens and revocation: the embedded issuer answers POST /oauth/token, /oauth/introspect
+    /// (RFC 7662) and /oauth/revoke (RFC 7009), and the authorizer introspects against it with
+    /// INTROSPECT=opaque (INTROSPECT=always: JWTs too). Setting INTROSPECT does the same.
+    #[arg(long)]
+    pub introspect: bool,
 }
 
 /// The lifetime of the tokens `token` mints by default, and of the one `serve` prints.
@@ -174,6 +186,10 @@ pub struct TokenArgs {
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
+    /// Opaque tokens instead of JWTs: random strings the running `serve --introspect` at --iss
+    /// issues and remembers (its POST /oauth/token, as the dev client of --key).
+    #[arg(long, conflicts_with = "kid")]
+    pub opaque: bool,
 }
 
 fn parse_stage(value: &str) -> Result<String, String> {
@@ -200,7 +216,7 @@ fn parse_regex(value: &str) -> Result<Regex, String> {
 ///
 /// # Errors
 /// [`LocalError`] when the key cannot be read or a token cannot be signed.
-pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
+pub async fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
     if !args.key.exists() {
         // A new issuer key, as `serve --key FILE` would make it (mode 0600, thumbprint kid).
         dev_issuer::load_or_generate(Some(&args.key))?;
@@ -218,6 +234,10 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
     if let Some(cnf) = sender::confirmation(args.dpop_key.as_deref(), args.client_cert.as_deref())?
     {
         extra.push(("cnf".to_owned(), cnf));
+    }
+    if args.opaque {
+        // The issuer answers `cnf` in introspection too (RFC 9449 §6.2, RFC 8705 §3.2).
+        return oauth::request_tokens(args, &extra, &key, out).await;
     }
     let spec = TokenSpec {
         issuer: args.iss.clone(),
@@ -273,13 +293,22 @@ pub async fn serve_with_env(
         let (key, origin) = dev_issuer::load_or_generate(args.key.as_deref())?;
         let issuer = format!("{base}/");
         let jwks_uri = format!("{base}{}", dev_issuer::JWKS_PATH);
+        let introspecting = oauth::Introspecting::new(args.introspect, env("INTROSPECT"), &key);
         let config = Config::from_lookup(|name| match name {
             "TOKEN_ISSUER" => Some(issuer.clone()),
             "JWKS_URI" => Some(jwks_uri.clone()),
             "AUDIENCE" => Some(env("AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())),
-            other => env(other),
+            other => match introspecting.as_ref().and_then(|i| i.variable(other)) {
+                Some(value) => value,
+                None => env(other),
+            },
         })?;
-        dev = Some((key, origin, issuer));
+        let audience = config.issuers[0].audiences.first();
+        let oauth = introspecting
+            .map(|_| oauth::Oauth::new(&key, &issuer, audience.map_or(DEFAULT_AUDIENCE, |a| a)))
+            .transpose()?
+            .map(Arc::new);
+        dev = Some((key, origin, issuer, oauth));
         Some(config)
     } else {
         Some(Config::from_lookup(env)?)
@@ -343,8 +372,14 @@ pub async fn serve_with_env(
             ))
             .fallback(gateway::missing_route)
     });
-    if let Some((key, _, issuer)) = &dev {
-        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(key, issuer))));
+    if let Some((key, _, issuer, oauth)) = &dev {
+        let endpoints = oauth.as_ref().map(|_| oauth::metadata(&base));
+        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(
+            key, issuer, endpoints,
+        ))));
+        if let Some(oauth) = oauth {
+            app = app.merge(oauth::routes(oauth.clone()));
+        }
     }
     let app = app
         .fallback(gateway::missing_route)
@@ -423,13 +458,21 @@ fn http_base(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// The embedded issuer: its key, where the key came from, its URL, and its OAuth endpoints.
+type DevIssuer = (
+    crate::issuer::SigningKey,
+    KeyOrigin,
+    String,
+    Option<Arc<oauth::Oauth>>,
+);
+
 /// The lines a user (and the tests) read at start: where things listen, and what to try.
 fn print_banner(
     args: &ServeArgs,
     base: &str,
     admin: SocketAddr,
     authorizer: Option<&Authorizer>,
-    dev: Option<&(crate::issuer::SigningKey, KeyOrigin, String)>,
+    dev: Option<&DevIssuer>,
 ) -> Result<(), LocalError> {
     let mut out = String::new();
     let stage_arn = format!("{}/{}/{{METHOD}}/{{path}}", gateway::ARN_API, args.stage);
@@ -444,7 +487,7 @@ fn print_banner(
         (None, _) => {
             out.push_str("authorization off (--no-auth): every request reaches the backend\n")
         }
-        (Some(authorizer), Some((key, origin, issuer))) => {
+        (Some(authorizer), Some((key, origin, issuer, oauth))) => {
             let config = authorizer.config();
             let audiences = &config.issuers[0].audiences;
             let keep = match (origin, &args.key) {
@@ -534,6 +577,19 @@ fn print_banner(
                     own_command(),
                     path.display()
                 ));
+            }
+            if let Some(oauth) = oauth {
+                let settings = &config.issuers[0].introspection;
+                let expect_pets = expect("GET", "pets", "200");
+                out.push_str(&oauth::banner(
+                    oauth,
+                    &spec,
+                    base,
+                    expect_pets,
+                    settings,
+                    args,
+                    &own_command(),
+                )?);
             }
         }
         (Some(authorizer), None) => {
