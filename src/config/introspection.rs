@@ -209,6 +209,8 @@ impl IntrospectionSpec {
                 ),
             }
         }
+        // A source already reported (unreadable, invalid, or two given) is not also "missing".
+        let mut source_reported = false;
         let from_extension = match &self.client_secret_arn {
             None => None,
             Some(_) if self.client_secret.is_some() || self.client_secret_file.is_some() => {
@@ -216,10 +218,14 @@ impl IntrospectionSpec {
                     Field::IntrospectionClientSecretArn,
                     "set the secret in one place: INTROSPECTION_CLIENT_SECRET (or its _FILE) or INTROSPECTION_CLIENT_SECRET_ARN, not both".into(),
                 );
+                source_reported = true;
                 None
             }
             Some(value) => ExtensionSecret::parse(value)
-                .map_err(|message| report(Field::IntrospectionClientSecretArn, message))
+                .map_err(|message| {
+                    report(Field::IntrospectionClientSecretArn, message);
+                    source_reported = true;
+                })
                 .ok(),
         };
         let secret = match (self.client_secret, &self.client_secret_file) {
@@ -228,6 +234,7 @@ impl IntrospectionSpec {
                     Field::IntrospectionClientSecretFile,
                     "set the secret or its file, not both".into(),
                 );
+                source_reported = true;
                 None
             }
             (Some(secret), None) => Some(secret),
@@ -239,6 +246,7 @@ impl IntrospectionSpec {
                         Field::IntrospectionClientSecretFile,
                         format!("{path} cannot be read: {e}"),
                     );
+                    source_reported = true;
                     None
                 }
             },
@@ -290,6 +298,7 @@ impl IntrospectionSpec {
                 "is required to introspect: the endpoint authenticates its callers (RFC 7662 §2.1)"
                     .into(),
             ),
+            (Some(id), None) if !id.is_empty() && source_reported => {}
             _ => report(
                 Field::IntrospectionClientSecret,
                 "is required to introspect: set it, its _FILE or its _ARN variant".into(),
@@ -360,6 +369,49 @@ mod tests {
             ("INTROSPECTION_CLIENT_SECRET_FILE", "/nonexistent"),
         ])
         .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn the_secret_arn_names_a_secret_or_an_ssm_parameter_and_excludes_the_other_sources() {
+        use super::ExtensionSecret;
+        let with = |arn: &str| {
+            config(&[
+                ("INTROSPECT", "opaque"),
+                ("INTROSPECTION_CLIENT_ID", "rs"),
+                ("INTROSPECTION_CLIENT_SECRET_ARN", arn),
+            ])
+        };
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rs-AbCdEf";
+        let c = with(arn).unwrap();
+        let settings = &c.issuers[0].introspection;
+        assert_eq!(
+            settings.client_secret_from,
+            Some(ExtensionSecret::SecretsManager(arn.into()))
+        );
+        assert_eq!(
+            settings.client_secret.0, "",
+            "read at start-up, not from the environment"
+        );
+        let c = with("ssm:/rs/secret").unwrap();
+        assert_eq!(
+            c.issuers[0].introspection.client_secret_from,
+            Some(ExtensionSecret::Parameter("/rs/secret".into()))
+        );
+        for bad in ["ssm:", "two words"] {
+            let err = with(bad).unwrap_err();
+            let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+            assert_eq!(vars, ["INTROSPECTION_CLIENT_SECRET_ARN"], "{bad}: {err}");
+        }
+        let err = config(&[
+            ("INTROSPECT", "opaque"),
+            ("INTROSPECTION_CLIENT_ID", "rs"),
+            ("INTROSPECTION_CLIENT_SECRET", "hunter2-secret"),
+            ("INTROSPECTION_CLIENT_SECRET_ARN", arn),
+        ])
+        .unwrap_err();
+        let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+        assert_eq!(vars, ["INTROSPECTION_CLIENT_SECRET_ARN"], "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
