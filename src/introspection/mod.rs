@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod extension;
 pub mod response;
 
 use crate::clock::Clock;

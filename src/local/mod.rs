@@ -100,6 +100,9 @@ pub enum LocalError {
     /// `token --opaque` got no token from the embedded issuer's token endpoint.
     #[error("{0}")]
     TokenEndpoint(String),
+    /// `INTROSPECTION_CLIENT_SECRET_ARN` cannot be read through the extension.
+    #[error(transparent)]
+    Extension(#[from] crate::introspection::extension::ExtensionError),
 }
 
 /// `authorizer serve`'s command line.
@@ -323,8 +326,11 @@ pub async fn serve_with_env(
     };
     crate::metrics::record_init(Duration::ZERO);
     let authorizer = match authorizer {
-        Some(config) => Some(Arc::new(Authorizer::with_observer(
-            config,
+        Some(mut config) => Some(Arc::new(Authorizer::with_observer(
+            {
+                crate::introspection::extension::resolve(&mut config, &env).await?;
+                config
+            },
             Arc::new(metrics),
         )?)),
         None => None,
