@@ -24,6 +24,7 @@ use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind, Possession};
 use crate::introspection::{self, Introspector};
+use crate::json::RawJson;
 
 use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::KeyStore;
@@ -31,7 +32,6 @@ use crate::report::{Decision, Observer, Outcome, Reject, Trigger};
 use crate::token::{self, DecodeBuf, Scheme};
 use crate::verified::VerifiedTokens;
 use arrayvec::ArrayString;
-use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -359,7 +359,7 @@ impl Authorizer {
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
-        let mut captured: [(&str, Option<&RawValue>); CAPTURE_SLOTS] = [("", None); CAPTURE_SLOTS];
+        let mut captured: [(&str, Option<RawJson>); CAPTURE_SLOTS] = [("", None); CAPTURE_SLOTS];
         for ((slot, name), value) in captured
             .iter_mut()
             .zip(&self.rules.captured)
