@@ -360,20 +360,22 @@ fn first_unusual(bytes: &[u8]) -> Option<usize> {
     const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
     const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
     let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
-    let mut words = bytes.chunks_exact(8);
-    for (i, word) in (&mut words).enumerate() {
+    // A plain index rather than `chunks_exact`, whose remainder bookkeeping cost more than the
+    // first word's test, which is all most strings (names, short values) need.
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
         let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         let controls = x.wrapping_sub(SPACES) & !x;
         let non_ascii = x;
         let flags =
             (zero_bytes(x ^ QUOTES) | zero_bytes(x ^ BACKSLASHES) | controls | non_ascii) & HIGH;
         if flags != 0 {
-            return Some(i * 8 + flags.trailing_zeros() as usize / 8);
+            return Some(at + flags.trailing_zeros() as usize / 8);
         }
+        at += 8;
     }
-    let tail = bytes.len() - words.remainder().len();
     let unusual = |&b: &u8| b == b'"' || b == b'\\' || !(b' '..0x80).contains(&b);
-    words.remainder().iter().position(unusual).map(|i| tail + i)
+    bytes[at..].iter().position(unusual).map(|i| at + i)
 }
 
 /// The text of a string (`rest` follows its opening quote) that is long or not printable ASCII,

@@ -31,7 +31,7 @@ use crate::refresher::KeyStore;
 use crate::report::{Decision, Observer, Outcome, Reject, Trigger};
 use crate::token::{self, DecodeBuf, Scheme};
 use crate::verified::VerifiedTokens;
-use arrayvec::ArrayString;
+use arrayvec::{ArrayString, ArrayVec};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -359,15 +359,11 @@ impl Authorizer {
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
-        let mut captured: [(&str, Option<RawJson>); CAPTURE_SLOTS] = [("", None); CAPTURE_SLOTS];
-        for ((slot, name), value) in captured
-            .iter_mut()
-            .zip(&self.rules.captured)
-            .zip(&claims.captured)
-        {
-            *slot = (name.as_str(), *value);
+        // Each captured claim beside its name, on the stack; only the slots in use are written.
+        let mut captured = ArrayVec::<(&str, Option<RawJson>), CAPTURE_SLOTS>::new();
+        for (name, value) in self.rules.captured.iter().zip(&claims.captured) {
+            captured.push((name.as_str(), *value));
         }
-        let captured = &captured[..self.rules.captured.len()];
         let grant = Grant {
             principal,
             arn: call.arn,
@@ -376,7 +372,7 @@ impl Authorizer {
             scope: scopes.as_ref(),
             usage_identifier: usage_identifier.as_deref(),
             context: &captured[..self.config.context_claims.len()],
-            claims: captured,
+            claims: &captured,
         };
         #[cfg(feature = "cedar")]
         if let Some(engine) = &self.config.cedar {
