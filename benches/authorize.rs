@@ -3,6 +3,9 @@
 //! `cargo bench --bench authorize`. Every case runs the real pipeline on a real TOKEN event, with
 //! keys fetched once from a JWKS server on 127.0.0.1 at set-up.
 
+#[cfg(feature = "cedar")]
+#[path = "authorize/cedar.rs"]
+mod cedar;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -86,6 +89,9 @@ fn benches(c: &mut Criterion) {
     c.bench_function("authorize/cache_hit", |b| {
         b.iter(|| authorize_now(&cached, black_box(&good), now, &mut out))
     });
+
+    #[cfg(feature = "cedar")]
+    cedar::benches(c, &server, key, now);
 
     // Sender-constrained tokens, beside `authorize/cache_hit`: the access token's signature is
     // answered by the verified-token cache, so what is added is the binding check. DPoP: one

@@ -19,7 +19,7 @@ pub mod routes;
 mod settings;
 mod yaml;
 
-pub use answer::write_policy;
+pub use answer::{compile_and_write, write_policy};
 pub use settings::{CedarIssuer, ENV_VARIABLES, from_settings};
 
 use crate::report::Reject;
