@@ -3,6 +3,7 @@
 //! `CONFIG_FILE` (with `groups_claim` per issuer), turned into an [`Engine`] at start-up.
 
 use super::Engine;
+use super::context;
 use super::load::{self, Loaded};
 use super::model::{IssuerModel, Model};
 use super::routes::{self, Route, Routes};
@@ -132,6 +133,7 @@ pub fn from_settings(
         }
         None => Entities::empty(),
     };
+    let request_reads = request_reads(&policies, source, &mut problems);
     let (Some(model), true) = (model, problems.is_empty()) else {
         return Err(problems);
     };
@@ -167,7 +169,38 @@ pub fn from_settings(
         ids,
         authorizer: cedar_policy::Authorizer::new(),
         warnings,
+        request_reads,
     }))
+}
+
+/// The policies that read the request's context (`pathParameters`, or the whole record), by id
+/// (the configuration then asks for `POLICY_RESOURCE=method`). A read of anything else is a
+/// problem: the context holds nothing else, and Cedar skips a policy whose evaluation fails, so a
+/// `forbid` reading it would never apply.
+fn request_reads(
+    policies: &cedar_policy::PolicySet,
+    source: Source,
+    problems: &mut Vec<SettingProblem>,
+) -> Vec<(String, String)> {
+    let mut reads = Vec::new();
+    for policy in policies.policies() {
+        let id: &str = policy.id().as_ref();
+        for attribute in context::request_reads(policy) {
+            if attribute == context::PATH_PARAMETERS || attribute == context::WHOLE {
+                reads.push((id.to_owned(), attribute));
+            } else {
+                problems.push((
+                    source.variable("CEDAR_POLICIES"),
+                    format!(
+                        "policy {id:?} reads context.{attribute}: the context holds `token` (the \
+                         token's claims) and, for policies evaluated per request, \
+                         `pathParameters`; nothing else of the request"
+                    ),
+                ));
+            }
+        }
+    }
+    reads
 }
 
 /// Where the settings came from: what a problem is reported under.

@@ -204,3 +204,70 @@ fn the_lints_name_routes_no_policy_permits() {
     );
     assert!(!warnings.contains("\"get /pets\": no policy"), "{warnings}");
 }
+
+#[test]
+fn policies_reading_the_request_need_answers_for_the_called_method_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("owners.cedar");
+    std::fs::write(
+        &file,
+        "@id(\"own-pets\")\npermit(principal, action, resource) when { principal has pets && principal.pets.contains(context.pathParameters.petId) };\n@id(\"by-token\")\npermit(principal, action, resource) when { context.token has admin };\n",
+    )
+    .unwrap();
+    let policies = file.to_str().unwrap();
+    let vars = [
+        ("CEDAR_POLICIES", policies),
+        ("CEDAR_ROUTES", "GET /pets/{petId}"),
+        ("CEDAR_NAMESPACE", "PetStore"),
+    ];
+    let err = config(&vars).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert_eq!(err.problems[0].variable, "CEDAR_POLICIES");
+    let text = err.to_string();
+    assert!(
+        text.contains("\"own-pets\" reads context.pathParameters")
+            && text.contains("POLICY_RESOURCE=method"),
+        "{text}"
+    );
+
+    let mut method = vars.to_vec();
+    method.push(("POLICY_RESOURCE", "method"));
+    let engine = config(&method).unwrap().cedar.unwrap();
+    assert!(engine.per_request());
+    assert_eq!(
+        engine.request_reads(),
+        [("own-pets".to_owned(), "pathParameters".to_owned())]
+    );
+    // Token-only policies are compiled for every route as before.
+    let plain = config(&[
+        ("CEDAR_POLICIES", &format!("{EXAMPLE}/policies")),
+        ("CEDAR_ROUTES", "GET /pets"),
+    ])
+    .unwrap();
+    assert!(!plain.cedar.unwrap().per_request());
+}
+
+#[test]
+fn a_policy_reading_what_the_context_does_not_hold_is_refused_in_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("headers.cedar");
+    std::fs::write(
+        &file,
+        "@id(\"no-bots\")\nforbid(principal, action, resource) when { context.headers.agent like \"*bot*\" };\n",
+    )
+    .unwrap();
+    for mode in ["stage", "method"] {
+        let err = config(&[
+            ("CEDAR_POLICIES", file.to_str().unwrap()),
+            ("CEDAR_ROUTES", "GET /pets"),
+            ("POLICY_RESOURCE", mode),
+        ])
+        .unwrap_err();
+        assert_eq!(err.problems[0].variable, "CEDAR_POLICIES", "{err}");
+        assert!(
+            err.to_string()
+                .contains("\"no-bots\" reads context.headers: the context holds `token`"),
+            "{err}"
+        );
+    }
+}
