@@ -22,6 +22,7 @@ mod load;
 pub mod model;
 pub mod routes;
 mod settings;
+mod sweep;
 mod yaml;
 
 pub use answer::{compile_and_write, write_policy};
@@ -56,6 +57,9 @@ pub struct Engine {
     /// The policies that read the request's context, by id, with the attribute read
     /// ([`context::WHOLE`]: the whole record): evaluated per request when there are any.
     request_reads: Vec<(String, String)>,
+    /// Every route decided by one evaluation of each policy (`None`: a policy reads `action`,
+    /// and each route is asked in turn).
+    sweep: Option<sweep::Sweep>,
 }
 
 impl fmt::Debug for Engine {
@@ -152,12 +156,27 @@ impl Engine {
     /// [`Reject::MissingClaim`] without a string `sub`.
     pub fn compile(&self, issuer: usize, payload: &[u8]) -> Result<Compiled, Reject> {
         let claims = TokenClaims::parse(payload)?;
-        let request = self.prepare(issuer, &claims)?;
-        let verdicts = self
-            .route_actions
-            .iter()
-            .map(|action| self.verdict(&request, action))
-            .collect();
+        let prepared = self.prepare(issuer, &claims)?;
+        let verdicts = match (&self.sweep, self.route_actions.first()) {
+            (Some(sweep), Some(any)) => {
+                // The policies carry no action constraint: any action will do.
+                let request = Request::new(
+                    prepared.principal,
+                    any.clone(),
+                    self.model.resource().clone(),
+                    prepared.context,
+                    None,
+                )
+                .expect("requests are not checked against a schema");
+                let index_of = |id: &PolicyId| self.index_of(id);
+                sweep.verdicts(&request, &prepared.entities, &self.authorizer, index_of)
+            }
+            _ => self
+                .route_actions
+                .iter()
+                .map(|action| self.verdict(&prepared, action))
+                .collect(),
+        };
         Ok(Compiled { verdicts })
     }
 

@@ -7,7 +7,7 @@ use super::context;
 use super::load::{self, Loaded};
 use super::model::{IssuerModel, Model};
 use super::routes::{self, Route, Routes};
-use cedar_policy::{ActionConstraint, Effect, Entities, EntityUid, Schema};
+use cedar_policy::{Effect, Entities, EntityUid, Schema};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -159,6 +159,8 @@ pub fn from_settings(
         .policies()
         .map(|p| &*Box::leak(AsRef::<str>::as_ref(p.id()).to_owned().into_boxed_str()))
         .collect();
+    let listed: Vec<&cedar_policy::Policy> = policies.policies().collect();
+    let sweep = super::sweep::Sweep::new(&listed, &route_actions, &actions);
     Ok(Some(Engine {
         policies,
         actions,
@@ -170,6 +172,7 @@ pub fn from_settings(
         authorizer: cedar_policy::Authorizer::new(),
         warnings,
         request_reads,
+        sweep,
     }))
 }
 
@@ -355,11 +358,7 @@ fn lints(
     let mut lints = Vec::new();
     for (route, action) in routes.list().iter().zip(route_actions) {
         let permits = policies.policies().filter(|p| p.effect() == Effect::Permit);
-        let mut permitting = permits.filter(|p| match p.action_constraint() {
-            ActionConstraint::Any => true,
-            ActionConstraint::Eq(a) => a == *action,
-            ActionConstraint::In(list) => list.iter().any(|a| actions.is_ancestor_of(a, action)),
-        });
+        let mut permitting = permits.filter(|p| super::sweep::matches(p, action, actions));
         if permitting.next().is_none() {
             lints.push(format!(
                 "route {:?}: no policy permits it (every call is denied)",

@@ -271,3 +271,72 @@ fn a_policy_reading_what_the_context_does_not_hold_is_refused_in_every_mode() {
         );
     }
 }
+
+/// One evaluation of each policy per token (`sweep`) decides every route as asking Cedar once
+/// per route does (`explain`): action groups, `==` and `in`, a forbid, a policy that errs (and is
+/// skipped), and, in the second set, a policy whose condition reads `action` (asked per route).
+#[test]
+fn one_evaluation_per_policy_decides_every_route_as_cedar_per_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.cedarschema");
+    std::fs::write(
+        &schema,
+        r#"namespace PetStore {
+  entity UserGroup;
+  entity User in [UserGroup] { level?: Long, amr?: Set<String> };
+  entity Application;
+  action "read";
+  action "get /pets", "get /pets/{petId}" in ["read"] appliesTo { principal: [User], resource: [Application] };
+  action "post /pets", "delete /pets/{petId}" appliesTo { principal: [User], resource: [Application] };
+}"#,
+    )
+    .unwrap();
+    let base = r#"
+@id("readers") permit(principal in PetStore::UserGroup::"petstore|readers", action in PetStore::Action::"read", resource);
+@id("one") permit(principal, action in [PetStore::Action::"post /pets"], resource) when { principal has level && principal.level > 2 };
+@id("admins") permit(principal in PetStore::UserGroup::"petstore|admins", action, resource);
+@id("mfa") forbid(principal, action == PetStore::Action::"delete /pets/{petId}", resource) unless { principal has amr && principal.amr.contains("mfa") };
+@id("low") forbid(principal, action in PetStore::Action::"read", resource) when { principal has level && principal.level < 0 };
+"#;
+    let by_action = r#"@id("by-action") permit(principal, action, resource) when { action == PetStore::Action::"get /pets" && principal has level };"#;
+    let claims = [
+        r#"{"sub":"a","groups":["readers"]}"#,
+        r#"{"sub":"b","groups":["admins"],"amr":["mfa"]}"#,
+        r#"{"sub":"c","groups":["admins","readers"],"level":-1}"#,
+        r#"{"sub":"d","level":3}"#,
+        r#"{"sub":"e","level":"high"}"#,
+        r#"{"sub":"f","groups":["admins"],"level":5}"#,
+    ];
+    for (text, swept) in [
+        (base.to_owned(), true),
+        (format!("{base}{by_action}"), false),
+    ] {
+        let file = dir.path().join("p.cedar");
+        std::fs::write(&file, text).unwrap();
+        let engine = config(&[
+            ("CEDAR_POLICIES", file.to_str().unwrap()),
+            ("CEDAR_SCHEMA", schema.to_str().unwrap()),
+        ])
+        .unwrap()
+        .cedar
+        .unwrap();
+        assert_eq!(engine.sweep.is_some(), swept);
+        assert_eq!(engine.routes().list().len(), 4);
+        for claims in claims {
+            let compiled = engine.compile(0, claims.as_bytes()).unwrap();
+            let parsed = model::TokenClaims::parse(claims.as_bytes()).unwrap();
+            let explained = engine.explain(0, &parsed).unwrap();
+            for (verdict, per_route) in compiled.verdicts().iter().zip(&explained) {
+                let what = format!("{claims} {}", per_route.action);
+                assert_eq!(verdict.permitted, per_route.permitted, "{what}");
+                match verdict.policy {
+                    Some(_) => {
+                        let id = engine.policy_id(verdict.policy).to_owned();
+                        assert!(per_route.policies.contains(&id), "{what}: {id}");
+                    }
+                    None => assert!(per_route.policies.is_empty(), "{what}"),
+                }
+            }
+        }
+    }
+}
