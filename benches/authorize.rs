@@ -91,7 +91,7 @@ fn benches(c: &mut Criterion) {
     });
 
     #[cfg(feature = "cedar")]
-    cedar::benches(c, &server, key, now);
+    cedar::benches(c, &server, key);
 
     // Sender-constrained tokens, beside `authorize/cache_hit`: the access token's signature is
     // answered by the verified-token cache, so what is added is the binding check. DPoP: one
