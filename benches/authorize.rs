@@ -6,6 +6,9 @@
 #[cfg(feature = "cedar")]
 #[path = "authorize/cedar.rs"]
 mod cedar;
+#[cfg(feature = "cedar")]
+#[path = "authorize/cedar_set.rs"]
+mod cedar_set;
 #[path = "../tests/support/mod.rs"]
 mod support;
 

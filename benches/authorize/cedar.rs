@@ -1,70 +1,37 @@
 //! What Cedar policies add to a cache miss (issue 18), with 20 routes and 20 policies: the
 //! compile alone (`cedar/compile_20_routes`, from a verified token's claims to the written
 //! policy) and a whole TOKEN event with the verified-token cache off, so that the RSA check and
-//! the compile both run (`authorize/token_event_cedar`, beside `authorize/token_event`).
+//! the compile both run (`authorize/token_event_cedar`, beside `authorize/token_event`); and the
+//! same event again with the cache on (`authorize/cache_hit_cedar`, beside `authorize/cache_hit`):
+//! nothing is evaluated, the remembered decisions are written as the policy.
 
+use super::cedar_set;
 use super::*;
 use jwt_authorizer::issuer::SigningKey;
-
-/// Five resources, four routes each: 20 routes.
-const RESOURCES: [&str; 5] = ["pets", "owners", "vets", "visits", "orders"];
-
-/// Four policies per resource, 20 in all, of the kinds the PetStore example shows: a group's
-/// permit, a scope condition, a group's permit with a condition on the token, and a forbid.
-fn policies() -> String {
-    let mut text = String::new();
-    for r in RESOURCES {
-        text.push_str(&format!(
-            r#"@id("{r}-readers")
-permit (principal in Bench::UserGroup::"bench|readers",
-        action in [Bench::Action::"get /{r}", Bench::Action::"get /{r}/{{id}}"], resource);
-@id("{r}-writers")
-permit (principal, action == Bench::Action::"post /{r}", resource)
-when {{ principal has scope && principal.scope.contains("write:{r}") }};
-@id("{r}-admins")
-permit (principal in Bench::UserGroup::"bench|{r}-admins",
-        action in [Bench::Action::"get /{r}", Bench::Action::"post /{r}",
-                   Bench::Action::"get /{r}/{{id}}", Bench::Action::"delete /{r}/{{id}}"],
-        resource)
-when {{ context.token has email && context.token.email like "*@example.com" }};
-@id("{r}-delete-needs-mfa")
-forbid (principal, action == Bench::Action::"delete /{r}/{{id}}", resource)
-unless {{ principal has amr && principal.amr.contains("mfa") }};
-"#
-        ));
-    }
-    text
-}
-
-fn routes() -> String {
-    RESOURCES
-        .iter()
-        .map(|r| format!("GET /{r}; POST /{r}; GET /{r}/{{id}}; DELETE /{r}/{{id}}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 pub fn benches(c: &mut Criterion, server: &JwksServer, key: &SigningKey) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bench.cedar");
-    std::fs::write(&file, policies()).unwrap();
-    let (file, routes) = (file.to_str().unwrap().to_owned(), routes());
-    let authorizer = authorizer_for(
-        server,
-        &[
-            ("JWKS_KID_MISS_COOLDOWN_SECONDS", "3600"),
-            ("VERIFIED_TOKEN_CACHE_SIZE", "0"),
-            ("ISSUER_NAME", "bench"),
-            ("CEDAR_POLICIES", &file),
-            ("CEDAR_ROUTES", &routes),
-            ("CEDAR_NAMESPACE", "Bench"),
-        ],
-    );
+    std::fs::write(&file, cedar_set::policies()).unwrap();
+    let (file, routes) = (file.to_str().unwrap().to_owned(), cedar_set::routes());
+    let cedar = [
+        ("ISSUER_NAME", "bench"),
+        ("CEDAR_POLICIES", &file),
+        ("CEDAR_ROUTES", &routes),
+        ("CEDAR_NAMESPACE", "Bench"),
+    ];
+    let uncached = [
+        ("JWKS_KID_MISS_COOLDOWN_SECONDS", "3600"),
+        ("VERIFIED_TOKEN_CACHE_SIZE", "0"),
+    ];
+    let authorizer = authorizer_for(server, &[&uncached[..], &cedar[..]].concat());
+    let cached = authorizer_for(server, &cedar);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(authorizer.refresh_keys(Trigger::Init));
+    runtime.block_on(cached.refresh_keys(Trigger::Init));
     let engine = authorizer.config().cedar.clone().expect("policies loaded");
     assert_eq!(
         (engine.policy_count(), engine.routes().list().len()),
@@ -116,5 +83,14 @@ pub fn benches(c: &mut Criterion, server: &JwksServer, key: &SigningKey) {
     );
     c.bench_function("authorize/token_event_cedar", |b| {
         b.iter(|| authorize_now(&authorizer, black_box(&event), now, &mut out))
+    });
+
+    assert!(!authorize_now(&cached, &event, now, &mut out).cache_hit);
+    let hit = authorize_now(&cached, &event, now, &mut out);
+    assert!(hit.cache_hit && hit.outcome == Outcome::Allow, "{hit:?}");
+    let again: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(again, answer);
+    c.bench_function("authorize/cache_hit_cedar", |b| {
+        b.iter(|| authorize_now(&cached, black_box(&event), now, &mut out))
     });
 }
