@@ -93,6 +93,51 @@ fn benches(c: &mut Criterion) {
         b.iter(|| authorize_now(&cached, black_box(&good), now, &mut out))
     });
 
+    // An opaque token (INTROSPECT=opaque) whose active answer the introspection cache holds,
+    // beside `authorize/cache_hit`: the token's keyed digest, the cache lookup, and the answer's
+    // claims checked as a JWT's and written as the policy. The one call to the endpoint (on
+    // 127.0.0.1) is made at set-up.
+    let endpoint = runtime.block_on(support::introspection::IntrospectionServer::start());
+    let introspecting = authorizer_for(
+        &server,
+        &[
+            ("INTROSPECT", "opaque"),
+            ("INTROSPECTION_ENDPOINT", &endpoint.endpoint()),
+            ("INTROSPECTION_CLIENT_ID", support::introspection::CLIENT_ID),
+            (
+                "INTROSPECTION_CLIENT_SECRET",
+                support::introspection::CLIENT_SECRET,
+            ),
+            ("INTROSPECTION_CACHE_SECONDS", "3600"),
+        ],
+    );
+    let opaque_token = "2YotnFZFEjr1zCsicMWpAAbench-opaque-token-0001";
+    endpoint.activate(
+        opaque_token,
+        json!({
+            "iss": server.issuer(),
+            "sub": "auth0|alice",
+            "aud": AUDIENCE,
+            "client_id": "mobile-app",
+            "scope": "openid read:pets",
+            "iat": now - 10,
+            "exp": now + 7200,
+            "token_type": "Bearer",
+        }),
+    );
+    let opaque = event(opaque_token);
+    assert_eq!(
+        runtime
+            .block_on(introspecting.authorize_at(&opaque, now, &mut out))
+            .outcome,
+        Outcome::Allow
+    );
+    assert_eq!(endpoint.calls(), 1);
+    c.bench_function("introspection/cache_hit", |b| {
+        b.iter(|| authorize_now(&introspecting, black_box(&opaque), now, &mut out))
+    });
+    assert_eq!(endpoint.calls(), 1, "every iteration was a cache hit");
+
     #[cfg(feature = "cedar")]
     cedar::benches(c, &server, key);
 

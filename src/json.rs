@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -229,12 +230,22 @@ impl<'a> Scanner<'a> {
         self.literal(b"null")
     }
 
-    /// Skips any JSON value, as [`Scanner::skip_value`], and returns its text, which must be UTF-8.
-    pub(crate) fn value_text(&mut self) -> Option<&'a str> {
+    /// Reads any JSON value with serde_json, the reference, as a [`RawValue`] borrowed from the
+    /// input (it must be UTF-8), and moves past it: one pass, where skipping the value here first
+    /// and then handing its text to serde_json read it twice.
+    pub(crate) fn raw_value(&mut self) -> Option<&'a RawValue> {
         self.peek()?;
-        let start = self.at;
-        self.skip_value()?;
-        std::str::from_utf8(&self.bytes[start..self.at]).ok()
+        let rest = &self.bytes[self.at..];
+        let raw: &'a RawValue =
+            Deserialize::deserialize(&mut serde_json::Deserializer::from_slice(rest)).ok()?;
+        // The value's text is a slice of `rest`: where it ends is where the scanner goes on.
+        let text = raw.get();
+        let end = (text.as_ptr() as usize).checked_sub(rest.as_ptr() as usize)? + text.len();
+        if end > rest.len() {
+            return None;
+        }
+        self.at += end;
+        Some(raw)
     }
 
     /// Skips the rest of a string (after its opening quote), checking its escapes and that it

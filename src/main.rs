@@ -193,7 +193,7 @@ fn main() -> ExitCode {
             #[cfg(feature = "local")]
             Command::Serve(args) => serve(args).await,
             #[cfg(feature = "local")]
-            Command::Token(args) => token(&args),
+            Command::Token(args) => token(&args).await,
             #[cfg(feature = "local")]
             Command::Proof(args) => proof(&args),
             Command::Dashboards(command) => dashboards(command).await,
@@ -205,13 +205,20 @@ fn main() -> ExitCode {
 
 /// Loads the configuration and builds the authorizer, reporting to the observer that `observe`
 /// makes for the configuration, or explains why not (exit status 2).
-fn build_authorizer(
+async fn build_authorizer(
     observe: impl FnOnce(&Config) -> Arc<dyn Observer>,
 ) -> Result<Arc<Authorizer>, ExitCode> {
-    let config = Config::from_env().map_err(|e| {
+    let mut config = Config::from_env().map_err(|e| {
         eprintln!("authorizer: {e}\nRun `authorizer --help` for every variable.");
         ExitCode::from(2)
     })?;
+    // INTROSPECTION_CLIENT_SECRET_ARN: read once, at init, through the Lambda extension.
+    jwt_authorizer::introspection::extension::resolve(&mut config, |name| std::env::var(name).ok())
+        .await
+        .map_err(|e| {
+            eprintln!("authorizer: {e}");
+            ExitCode::from(2)
+        })?;
     let observer = observe(&config);
     let authorizer = Authorizer::with_observer(config, observer).map_err(|e| {
         eprintln!("authorizer: {e}");
@@ -245,7 +252,9 @@ async fn run_lambda(started: Instant) -> ExitCode {
             &config.issuer_names(),
             &config.cedar_policy_ids(),
         ))
-    }) {
+    })
+    .await
+    {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
@@ -414,7 +423,7 @@ async fn invoke(event_path: &PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let authorizer = match build_authorizer(|_| Arc::new(Unobserved)) {
+    let authorizer = match build_authorizer(|_| Arc::new(Unobserved)).await {
         Ok(authorizer) => authorizer,
         Err(code) => return code,
     };
@@ -452,8 +461,8 @@ async fn serve(args: jwt_authorizer::local::ServeArgs) -> ExitCode {
 }
 
 #[cfg(feature = "local")]
-fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
-    match jwt_authorizer::local::token(args, &mut std::io::stdout().lock()) {
+async fn token(args: &jwt_authorizer::local::TokenArgs) -> ExitCode {
+    match jwt_authorizer::local::token(args, &mut std::io::stdout().lock()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authorizer token: {e}");

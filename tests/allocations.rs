@@ -158,3 +158,58 @@ fn a_dpop_proof_check_allocates_a_bounded_few_times() {
     eprintln!("a DPoP proof check: {count} allocations");
     assert!(count <= 24, "a DPoP proof check: {count} allocations");
 }
+
+/// An opaque token (INTROSPECT=opaque) whose active introspection answer is cached: the
+/// answer's claims are parsed again (borrowed from the cached body) and checked as a JWT's.
+#[test]
+fn an_opaque_token_answered_from_the_introspection_cache_allocates_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(JwksServer::with_keys(&[rsa_key("alloc")]));
+    let endpoint = runtime.block_on(introspection::IntrospectionServer::start());
+    let authorizer = authorizer_for(
+        &server,
+        &[
+            ("CONTEXT_CLAIMS", "client_id"),
+            ("INTROSPECT", "opaque"),
+            ("INTROSPECTION_ENDPOINT", &endpoint.endpoint()),
+            ("INTROSPECTION_CLIENT_ID", introspection::CLIENT_ID),
+            ("INTROSPECTION_CLIENT_SECRET", introspection::CLIENT_SECRET),
+        ],
+    );
+    let token = "2YotnFZFEjr1zCsicMWpAA-opaque";
+    endpoint.activate(
+        token,
+        serde_json::json!({
+            "iss": server.issuer(),
+            "sub": "auth0|alice",
+            "aud": AUDIENCE,
+            "client_id": "mobile-app",
+            "scope": "openid read:pets",
+            "iat": now() - 10,
+            "exp": now() + 3600,
+        }),
+    );
+    let event = token_event(&format!("Bearer {token}"));
+    let mut out = Vec::with_capacity(1024);
+    // The first authorization calls the endpoint and caches its answer.
+    let first = runtime.block_on(authorizer.authorize_at(&event, now(), &mut out));
+    assert_eq!(first.outcome, Outcome::Allow);
+    // Warm-up of the thread-locals on this thread, from the cache.
+    assert_eq!(
+        poll_now(authorizer.authorize_at(&event, now(), &mut out)).outcome,
+        Outcome::Allow
+    );
+    out.clear();
+    let (decision, count) =
+        allocations(|| poll_now(authorizer.authorize_at(&event, now(), &mut out)));
+    assert_eq!(decision.outcome, Outcome::Allow);
+    assert_eq!(endpoint.calls(), 1, "answered from the cache");
+    eprintln!("an opaque token from the introspection cache: {count} allocations");
+    assert_eq!(
+        count, 0,
+        "token to built policy allocates nothing, the cached answer's claims included"
+    );
+}

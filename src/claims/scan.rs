@@ -17,7 +17,7 @@ pub(super) fn scan<'a>(json: &'a str, rules: &Rules) -> Option<Claims<'a>> {
         loop {
             let name = scanner.key()?;
             let field = Field::from_name(name);
-            let slot = rules.captured.iter().position(|c| c == name);
+            let slot = rules.slot_of(name, field);
             let bits = field.map_or(0, |f| 1 << f as u32)
                 | slot.map_or(0, |s| 1 << (CAPTURED_BIT0 + s as u32));
             if seen & bits != 0 {
@@ -28,10 +28,10 @@ pub(super) fn scan<'a>(json: &'a str, rules: &Rules) -> Option<Claims<'a>> {
                 (None, None) => scanner.skip_value()?,
                 (Some(field), None) => read(&mut scanner, field, &mut claims, &rules.audiences)?,
                 (field, Some(slot)) => {
-                    let text = scanner.value_text()?;
-                    claims.captured[slot] = Some(serde_json::from_str(text).ok()?);
+                    let raw = scanner.raw_value()?;
+                    claims.captured[slot] = Some(raw);
                     if let Some(field) = field {
-                        let mut value = Scanner::new(text.as_bytes());
+                        let mut value = Scanner::new(raw.get().as_bytes());
                         read(&mut value, field, &mut claims, &rules.audiences)?;
                     }
                 }
@@ -85,17 +85,20 @@ fn audience(scanner: &mut Scanner<'_>, audiences: &[(String, IssuerSet)]) -> Opt
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse_with_serde;
+    use super::super::serde_reader::parse_with_serde;
     use super::*;
     use crate::json::arbitrary::{damage, object, text, value};
     use proptest::prelude::*;
     use serde_json::Value;
 
-    /// Two audiences of two issuers, and `email` and `scope` captured for the context, and `cnf`.
+    /// Two audiences of two issuers, and `email` and `scope` captured for the context, `cnf`, and
+    /// `sub`, a registered claim that is captured too.
     fn rules() -> Rules {
+        let captured: Vec<String> = ["email", "scope", "cnf", "sub"].map(str::to_owned).into();
         Rules {
             audiences: vec![("api".to_owned(), 0b01), ("client".to_owned(), 0b10)],
-            captured: vec!["email".to_owned(), "scope".to_owned(), "cnf".to_owned()],
+            captured_fields: super::super::captured_fields(&captured),
+            captured,
             scope_slots: vec![1],
             usage_slot: None,
             cnf_slot: 2,

@@ -76,6 +76,30 @@ fn a_typical_auth0_access_token_is_valid_and_borrowed() {
     assert_eq!(claims.captured[1].map(RawValue::get), Some(r#""auth0|1""#));
 }
 
+/// Both parsers find a captured claim through `Rules::slot_of`, so their agreement cannot catch
+/// a wrong answer of it: its shortcuts (registered claims by bit, others by length and first
+/// byte) checked against the names themselves.
+#[test]
+fn captured_claims_are_found_by_their_exact_name() {
+    let config = config_with(&[("SCOPE_CLAIMS", "scope,scp,permissions")]);
+    let rules = config.claim_rules();
+    let slot = |name: &str| {
+        rules
+            .slot_of(name, Field::from_name(name))
+            .map(|slot| rules.captured[slot].as_str())
+    };
+    // `sub` is registered and captured (CONTEXT_CLAIMS), `iss` registered only.
+    assert_eq!(slot("sub"), Some("sub"));
+    assert_eq!(slot("iss"), None);
+    for name in ["email", "scope", "scp", "permissions", "cnf"] {
+        assert_eq!(slot(name), Some(name));
+    }
+    // The same length and first byte as a captured name, or a prefix of one.
+    for name in ["state", "sco", "scopes", "e", "", "cnF", "Scope"] {
+        assert_eq!(slot(name), None, "{name}");
+    }
+}
+
 #[test]
 fn lifetime_rules_honour_the_leeway() {
     assert_eq!(check(&token("")), Ok(()));

@@ -25,6 +25,7 @@ pub(crate) enum Field {
     IntrospectionClientId,
     IntrospectionClientSecret,
     IntrospectionClientSecretFile,
+    IntrospectionClientSecretArn,
     IntrospectionCacheSeconds,
     IntrospectionFailOpen,
     IntrospectionTimeoutMs,
@@ -33,12 +34,13 @@ pub(crate) enum Field {
 
 impl Field {
     /// The fields of the `introspection` table.
-    pub(crate) const INTROSPECTION: [Field; 9] = [
+    pub(crate) const INTROSPECTION: [Field; 10] = [
         Field::IntrospectMode,
         Field::IntrospectionEndpoint,
         Field::IntrospectionClientId,
         Field::IntrospectionClientSecret,
         Field::IntrospectionClientSecretFile,
+        Field::IntrospectionClientSecretArn,
         Field::IntrospectionCacheSeconds,
         Field::IntrospectionFailOpen,
         Field::IntrospectionTimeoutMs,
@@ -87,6 +89,7 @@ impl Field {
             Field::IntrospectionClientId => "introspection.client_id",
             Field::IntrospectionClientSecret => "introspection.client_secret",
             Field::IntrospectionClientSecretFile => "introspection.client_secret_file",
+            Field::IntrospectionClientSecretArn => "introspection.client_secret_arn",
             Field::IntrospectionCacheSeconds => "introspection.cache_seconds",
             Field::IntrospectionFailOpen => "introspection.fail_open",
             Field::IntrospectionTimeoutMs => "introspection.timeout_ms",
@@ -115,6 +118,7 @@ impl Field {
             Field::IntrospectionClientId => "INTROSPECTION_CLIENT_ID",
             Field::IntrospectionClientSecret => "INTROSPECTION_CLIENT_SECRET",
             Field::IntrospectionClientSecretFile => "INTROSPECTION_CLIENT_SECRET_FILE",
+            Field::IntrospectionClientSecretArn => "INTROSPECTION_CLIENT_SECRET_ARN",
             Field::IntrospectionCacheSeconds => "INTROSPECTION_CACHE_SECONDS",
             Field::IntrospectionFailOpen => "INTROSPECTION_FAIL_OPEN",
             Field::IntrospectionTimeoutMs => "INTROSPECTION_TIMEOUT_MS",

@@ -42,6 +42,31 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where `INTROSPECTION_CLIENT_SECRET_ARN` says the client secret is kept: read at start-up
+/// through the AWS Parameters and Secrets Lambda Extension (`crate::introspection::extension`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExtensionSecret {
+    /// A Secrets Manager secret, by name or ARN: its `SecretString`.
+    SecretsManager(String),
+    /// `ssm:<name>`: a Parameter Store parameter (name or ARN), a SecureString decrypted.
+    Parameter(String),
+}
+
+impl ExtensionSecret {
+    fn parse(value: &str) -> Result<Self, String> {
+        let (kind, id) = match value.strip_prefix("ssm:") {
+            Some(name) => (ExtensionSecret::Parameter as fn(String) -> Self, name),
+            None => (ExtensionSecret::SecretsManager as fn(String) -> Self, value),
+        };
+        if id.is_empty() || id.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "{value:?}: use a Secrets Manager secret id or ARN, or ssm:<parameter name>"
+            ));
+        }
+        Ok(kind(id.to_owned()))
+    }
+}
+
 /// The checked settings of one issuer's introspection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntrospectionSettings {
@@ -53,6 +78,9 @@ pub struct IntrospectionSettings {
     pub client_id: String,
     /// `INTROSPECTION_CLIENT_SECRET`, or the content of `INTROSPECTION_CLIENT_SECRET_FILE`.
     pub client_secret: Secret,
+    /// `INTROSPECTION_CLIENT_SECRET_ARN`: where the secret is to be read at start-up; `None`
+    /// once read into `client_secret` (`crate::introspection::extension::resolve`).
+    pub client_secret_from: Option<ExtensionSecret>,
     /// `INTROSPECTION_CACHE_SECONDS`: how long an active answer is used (never beyond the
     /// token's `exp`): the longest a revocation can go unseen.
     pub cache_ttl: Duration,
@@ -73,6 +101,7 @@ impl Default for IntrospectionSettings {
             endpoint: None,
             client_id: String::new(),
             client_secret: Secret(String::new()),
+            client_secret_from: None,
             cache_ttl: Duration::from_secs(DEFAULT_CACHE_SECONDS),
             fail_open: false,
             timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
@@ -95,6 +124,7 @@ pub(crate) struct IntrospectionSpec {
     pub(crate) client_id: Option<String>,
     pub(crate) client_secret: Option<String>,
     pub(crate) client_secret_file: Option<String>,
+    pub(crate) client_secret_arn: Option<String>,
     pub(crate) cache_seconds: Option<u64>,
     pub(crate) fail_open: Option<bool>,
     pub(crate) timeout_ms: Option<u64>,
@@ -142,6 +172,7 @@ impl IntrospectionSpec {
             client_id: get("INTROSPECTION_CLIENT_ID"),
             client_secret: get("INTROSPECTION_CLIENT_SECRET"),
             client_secret_file: get("INTROSPECTION_CLIENT_SECRET_FILE"),
+            client_secret_arn: get("INTROSPECTION_CLIENT_SECRET_ARN"),
             cache_seconds,
             fail_open,
             timeout_ms,
@@ -178,12 +209,32 @@ impl IntrospectionSpec {
                 ),
             }
         }
+        // A source already reported (unreadable, invalid, or two given) is not also "missing".
+        let mut source_reported = false;
+        let from_extension = match &self.client_secret_arn {
+            None => None,
+            Some(_) if self.client_secret.is_some() || self.client_secret_file.is_some() => {
+                report(
+                    Field::IntrospectionClientSecretArn,
+                    "set the secret in one place: INTROSPECTION_CLIENT_SECRET (or its _FILE) or INTROSPECTION_CLIENT_SECRET_ARN, not both".into(),
+                );
+                source_reported = true;
+                None
+            }
+            Some(value) => ExtensionSecret::parse(value)
+                .map_err(|message| {
+                    report(Field::IntrospectionClientSecretArn, message);
+                    source_reported = true;
+                })
+                .ok(),
+        };
         let secret = match (self.client_secret, &self.client_secret_file) {
             (Some(_), Some(_)) => {
                 report(
                     Field::IntrospectionClientSecretFile,
                     "set the secret or its file, not both".into(),
                 );
+                source_reported = true;
                 None
             }
             (Some(secret), None) => Some(secret),
@@ -195,6 +246,7 @@ impl IntrospectionSpec {
                         Field::IntrospectionClientSecretFile,
                         format!("{path} cannot be read: {e}"),
                     );
+                    source_reported = true;
                     None
                 }
             },
@@ -233,6 +285,10 @@ impl IntrospectionSpec {
         // RFC 7662 §2.1: the endpoint MUST require authorization of its callers (to prevent token
         // scanning); we authenticate as a client with `client_secret_basic` (RFC 6749 §2.3.1).
         match (self.client_id, secret) {
+            (Some(id), None) if !id.is_empty() && from_extension.is_some() => {
+                settings.client_id = id;
+                settings.client_secret_from = from_extension;
+            }
             (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
                 settings.client_id = id;
                 settings.client_secret = Secret(secret);
@@ -242,9 +298,10 @@ impl IntrospectionSpec {
                 "is required to introspect: the endpoint authenticates its callers (RFC 7662 §2.1)"
                     .into(),
             ),
+            (Some(id), None) if !id.is_empty() && source_reported => {}
             _ => report(
                 Field::IntrospectionClientSecret,
-                "is required to introspect: set it, or its _FILE variant".into(),
+                "is required to introspect: set it, its _FILE or its _ARN variant".into(),
             ),
         }
         settings
@@ -312,6 +369,49 @@ mod tests {
             ("INTROSPECTION_CLIENT_SECRET_FILE", "/nonexistent"),
         ])
         .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn the_secret_arn_names_a_secret_or_an_ssm_parameter_and_excludes_the_other_sources() {
+        use super::ExtensionSecret;
+        let with = |arn: &str| {
+            config(&[
+                ("INTROSPECT", "opaque"),
+                ("INTROSPECTION_CLIENT_ID", "rs"),
+                ("INTROSPECTION_CLIENT_SECRET_ARN", arn),
+            ])
+        };
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rs-AbCdEf";
+        let c = with(arn).unwrap();
+        let settings = &c.issuers[0].introspection;
+        assert_eq!(
+            settings.client_secret_from,
+            Some(ExtensionSecret::SecretsManager(arn.into()))
+        );
+        assert_eq!(
+            settings.client_secret.0, "",
+            "read at start-up, not from the environment"
+        );
+        let c = with("ssm:/rs/secret").unwrap();
+        assert_eq!(
+            c.issuers[0].introspection.client_secret_from,
+            Some(ExtensionSecret::Parameter("/rs/secret".into()))
+        );
+        for bad in ["ssm:", "two words"] {
+            let err = with(bad).unwrap_err();
+            let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+            assert_eq!(vars, ["INTROSPECTION_CLIENT_SECRET_ARN"], "{bad}: {err}");
+        }
+        let err = config(&[
+            ("INTROSPECT", "opaque"),
+            ("INTROSPECTION_CLIENT_ID", "rs"),
+            ("INTROSPECTION_CLIENT_SECRET", "hunter2-secret"),
+            ("INTROSPECTION_CLIENT_SECRET_ARN", arn),
+        ])
+        .unwrap_err();
+        let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+        assert_eq!(vars, ["INTROSPECTION_CLIENT_SECRET_ARN"], "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

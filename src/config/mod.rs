@@ -23,7 +23,7 @@ pub use crate::claims::TokenUse;
 pub(crate) use answer::SIMPLE_NEEDS_ROUTE_KEY;
 pub use answer::{HttpApiResponse, RejectMode};
 pub use cedar::CedarPolicies;
-pub use introspection::{IntrospectMode, IntrospectionSettings};
+pub use introspection::{ExtensionSecret, IntrospectMode, IntrospectionSettings, Secret};
 pub use issuer::{IssuerConfig, JwksSource};
 pub use transport::{Transport, is_loopback};
 pub use variables::VARIABLES;

@@ -178,6 +178,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "A file holding the client secret instead (a trailing newline is dropped)",
     ),
     (
+        "INTROSPECTION_CLIENT_SECRET_ARN",
+        "(none)",
+        "The client secret from the AWS Parameters and Secrets Lambda Extension, read at start-up: a Secrets Manager secret id or ARN (its SecretString), or ssm:<parameter name> (a SecureString, decrypted)",
+    ),
+    (
         "INTROSPECTION_CACHE_SECONDS",
         "60",
         "How long an active answer is used (never past the token's exp): the longest a revocation goes unseen; inactive answers 5 s at most",

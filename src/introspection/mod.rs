@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod extension;
 pub mod response;
 
 use crate::clock::Clock;
@@ -203,6 +204,17 @@ impl Introspector {
     pub fn record_fail_open(&self) {
         let reporter = &self.inner.reporter;
         reporter.observer.introspection_fail_open(reporter.issuer);
+    }
+
+    /// The cached answer for `token` (a hit, counted), or `None`: the hot path, without a
+    /// future to box, so that a cached opaque token allocates nothing (tests/allocations.rs).
+    pub fn cached_answer(&self, token: &str) -> Option<Answer> {
+        let inner = &self.inner;
+        let verdict = inner
+            .answers
+            .get(inner.answers.digest(token), inner.clock.now())?;
+        inner.reporter.lookup(Lookup::Hit);
+        Some(verdict.into())
     }
 
     /// What the issuer says about `token`: from the cache, from the call in flight for it, or

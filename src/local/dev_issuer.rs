@@ -172,15 +172,22 @@ pub(crate) struct Documents {
 }
 
 impl Documents {
-    pub(crate) fn new(key: &SigningKey, issuer: &str) -> Self {
+    /// The documents of the issuer signing with `key`; `endpoints` adds members to its metadata
+    /// (the OAuth endpoints of `serve --introspect`).
+    pub(crate) fn new(key: &SigningKey, issuer: &str, endpoints: Option<Value>) -> Self {
         let base = issuer.trim_end_matches('/');
-        let discovery = json!({
+        let mut discovery = json!({
             "issuer": issuer,
             "jwks_uri": format!("{base}{JWKS_PATH}"),
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
         });
+        if let (Value::Object(discovery), Some(Value::Object(endpoints))) =
+            (&mut discovery, endpoints)
+        {
+            discovery.extend(endpoints);
+        }
         Documents {
             jwks: jwks([key]),
             discovery: discovery.to_string(),

@@ -9,17 +9,22 @@
 //! - `cache`: the authorizer result cache. `iam`: the policy as IAM evaluates it.
 //! - [`pets`]: the backend. [`dev_issuer`]: the embedded issuer and token minting.
 //! - `admin`: `/healthz` and `/metrics`. `server`: the listeners, limits and graceful shutdown.
+//! - `oauth`: the embedded issuer's token, introspection and revocation endpoints (`--introspect`);
+//!   `tokens`: what it remembers of the tokens it issued.
 //!
 //! Nothing here runs in Lambda: the module is behind the `local` feature.
 
 mod admin;
+mod banner;
 mod cache;
 pub mod dev_issuer;
 pub mod gateway;
 mod iam;
+mod oauth;
 pub mod pets;
 mod sender;
 mod server;
+mod tokens;
 
 pub use sender::{DpopKey, ProofArgs, SenderError, certificate_thumbprint, proof};
 pub use server::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS};
@@ -92,6 +97,12 @@ pub enum LocalError {
     /// A DPoP key, client certificate or proof argument cannot be used.
     #[error(transparent)]
     Sender(#[from] SenderError),
+    /// `token --opaque` got no token from the embedded issuer's token endpoint.
+    #[error("{0}")]
+    TokenEndpoint(String),
+    /// `INTROSPECTION_CLIENT_SECRET_ARN` cannot be read through the extension.
+    #[error(transparent)]
+    Extension(#[from] crate::introspection::extension::ExtensionError),
 }
 
 /// `authorizer serve`'s command line.
@@ -129,6 +140,11 @@ pub struct ServeArgs {
     /// Switch authorization off: every request goes straight to the backend (a load-test baseline).
     #[arg(long)]
     pub no_auth: bool,
+    /// Opaque tokens and revocation: the embedded issuer answers POST /oauth/token, /oauth/introspect
+    /// (RFC 7662) and /oauth/revoke (RFC 7009), and the authorizer introspects against it with
+    /// INTROSPECT=opaque (INTROSPECT=always: JWTs too). Setting INTROSPECT does the same.
+    #[arg(long)]
+    pub introspect: bool,
 }
 
 /// The lifetime of the tokens `token` mints by default, and of the one `serve` prints.
@@ -174,6 +190,10 @@ pub struct TokenArgs {
     /// Mint N distinct tokens, one per line (e.g. for k6).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: u64,
+    /// Opaque tokens instead of JWTs: random strings the running `serve --introspect` at --iss
+    /// issues and remembers (its POST /oauth/token, as the dev client of --key).
+    #[arg(long, conflicts_with = "kid")]
+    pub opaque: bool,
 }
 
 fn parse_stage(value: &str) -> Result<String, String> {
@@ -200,7 +220,7 @@ fn parse_regex(value: &str) -> Result<Regex, String> {
 ///
 /// # Errors
 /// [`LocalError`] when the key cannot be read or a token cannot be signed.
-pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
+pub async fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
     if !args.key.exists() {
         // A new issuer key, as `serve --key FILE` would make it (mode 0600, thumbprint kid).
         dev_issuer::load_or_generate(Some(&args.key))?;
@@ -218,6 +238,10 @@ pub fn token(args: &TokenArgs, out: &mut impl Write) -> Result<(), LocalError> {
     if let Some(cnf) = sender::confirmation(args.dpop_key.as_deref(), args.client_cert.as_deref())?
     {
         extra.push(("cnf".to_owned(), cnf));
+    }
+    if args.opaque {
+        // The issuer answers `cnf` in introspection too (RFC 9449 §6.2, RFC 8705 §3.2).
+        return oauth::request_tokens(args, &extra, &key, out).await;
     }
     let spec = TokenSpec {
         issuer: args.iss.clone(),
@@ -273,13 +297,22 @@ pub async fn serve_with_env(
         let (key, origin) = dev_issuer::load_or_generate(args.key.as_deref())?;
         let issuer = format!("{base}/");
         let jwks_uri = format!("{base}{}", dev_issuer::JWKS_PATH);
+        let introspecting = oauth::Introspecting::new(args.introspect, env("INTROSPECT"), &key);
         let config = Config::from_lookup(|name| match name {
             "TOKEN_ISSUER" => Some(issuer.clone()),
             "JWKS_URI" => Some(jwks_uri.clone()),
             "AUDIENCE" => Some(env("AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())),
-            other => env(other),
+            other => match introspecting.as_ref().and_then(|i| i.variable(other)) {
+                Some(value) => value,
+                None => env(other),
+            },
         })?;
-        dev = Some((key, origin, issuer));
+        let audience = config.issuers[0].audiences.first();
+        let oauth = introspecting
+            .map(|_| oauth::Oauth::new(&key, &issuer, audience.map_or(DEFAULT_AUDIENCE, |a| a)))
+            .transpose()?
+            .map(Arc::new);
+        dev = Some((key, origin, issuer, oauth));
         Some(config)
     } else {
         Some(Config::from_lookup(env)?)
@@ -293,8 +326,11 @@ pub async fn serve_with_env(
     };
     crate::metrics::record_init(Duration::ZERO);
     let authorizer = match authorizer {
-        Some(config) => Some(Arc::new(Authorizer::with_observer(
-            config,
+        Some(mut config) => Some(Arc::new(Authorizer::with_observer(
+            {
+                crate::introspection::extension::resolve(&mut config, &env).await?;
+                config
+            },
             Arc::new(metrics),
         )?)),
         None => None,
@@ -343,8 +379,14 @@ pub async fn serve_with_env(
             ))
             .fallback(gateway::missing_route)
     });
-    if let Some((key, _, issuer)) = &dev {
-        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(key, issuer))));
+    if let Some((key, _, issuer, oauth)) = &dev {
+        let endpoints = oauth.as_ref().map(|_| oauth::metadata(&base));
+        app = app.merge(dev_issuer::routes(Arc::new(Documents::new(
+            key, issuer, endpoints,
+        ))));
+        if let Some(oauth) = oauth {
+            app = app.merge(oauth::routes(oauth.clone()));
+        }
     }
     let app = app
         .fallback(gateway::missing_route)
@@ -379,7 +421,7 @@ pub async fn serve_with_env(
         None => Vec::new(),
     };
 
-    print_banner(
+    banner::print_banner(
         &args,
         &base,
         admin_addr,
@@ -423,177 +465,10 @@ fn http_base(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
-/// The lines a user (and the tests) read at start: where things listen, and what to try.
-fn print_banner(
-    args: &ServeArgs,
-    base: &str,
-    admin: SocketAddr,
-    authorizer: Option<&Authorizer>,
-    dev: Option<&(crate::issuer::SigningKey, KeyOrigin, String)>,
-) -> Result<(), LocalError> {
-    let mut out = String::new();
-    let stage_arn = format!("{}/{}/{{METHOD}}/{{path}}", gateway::ARN_API, args.stage);
-    out.push_str(&format!(
-        "listening on {base} (PetStore API: GET /pets, GET /pets/{{petId}}, POST /pets; methodArn {stage_arn})\n"
-    ));
-    out.push_str(&format!(
-        "admin on {} (GET /healthz, GET /metrics)\n",
-        http_base(admin)
-    ));
-    match (authorizer, dev) {
-        (None, _) => {
-            out.push_str("authorization off (--no-auth): every request reaches the backend\n")
-        }
-        (Some(authorizer), Some((key, origin, issuer))) => {
-            let config = authorizer.config();
-            let audiences = &config.issuers[0].audiences;
-            let keep = match (origin, &args.key) {
-                (KeyOrigin::Generated, _) => {
-                    " (generated for this run; pass --key dev-key.pem to keep it and mint more tokens)"
-                        .to_owned()
-                }
-                (KeyOrigin::Written, Some(path)) => {
-                    format!(" (generated and written to {})", path.display())
-                }
-                (_, Some(path)) => format!(" (from {})", path.display()),
-                (_, None) => String::new(),
-            };
-            out.push_str(&format!(
-                "issuer {issuer} (embedded) kid {}{keep}\naudience {}\n",
-                key.kid(),
-                audiences.join(","),
-            ));
-            let spec = TokenSpec {
-                issuer: issuer.clone(),
-                audiences: audiences.first().cloned().into_iter().collect(),
-                subject: "dev-user".to_owned(),
-                scope: "read:pets".to_owned(),
-                ttl_seconds: TOKEN_TTL_SECONDS,
-                extra: Vec::new(),
-            };
-            let token = dev_issuer::mint(key, &spec)?;
-            let pets = format!("{base}/pets");
-            // What the printed token gets on each route under the configured scope rules.
-            let scopes = crate::claims::Scopes::Words(spec.scope.as_str().into());
-            let expect = |method: &str, path: &str, ok: &'static str| {
-                let grant = crate::policy::Grant {
-                    principal: &spec.subject,
-                    arn: crate::MethodArn {
-                        full: "",
-                        api: "",
-                        stage: "",
-                        method,
-                        path,
-                    },
-                    route: None,
-                    issuer: authorizer.issuers()[0].name(),
-                    scope: Some(&scopes),
-                    usage_identifier: None,
-                    context: &[],
-                    claims: &[],
-                };
-                if grant.denies_called_route(&config.route_rules) {
-                    "403: ROUTE_SCOPES"
-                } else {
-                    ok
-                }
-            };
-            let bearer = "-H \"Authorization: Bearer $TOKEN\"";
-            let tries = [
-                (
-                    format!("curl -i {pets} {bearer}"),
-                    expect("GET", "pets", "200"),
-                ),
-                (
-                    format!("curl -i {pets}/1 {bearer}"),
-                    expect("GET", "pets/1", "200"),
-                ),
-                (format!("curl -i {pets}"), "401: no token"),
-                (
-                    format!("curl -i {pets} -H \"Authorization: Bearer not.a.token\""),
-                    "401: bad token",
-                ),
-                (
-                    format!(
-                        "curl -i -X POST {pets} {bearer} -d '{{\"type\":\"cat\",\"price\":12.5}}'"
-                    ),
-                    expect("POST", "pets", "200"),
-                ),
-            ];
-            out.push_str(&format!(
-                "\nA token (sub dev-user, scope \"read:pets\", valid {} h):\nexport TOKEN={token}\n\nTry:\n",
-                TOKEN_TTL_SECONDS / 3600
-            ));
-            let width = tries.iter().map(|(line, _)| line.len()).max().unwrap_or(0);
-            for (line, expected) in &tries {
-                out.push_str(&format!("  {line:<width$}  # {expected}\n"));
-            }
-            if let Some(path) = &args.key {
-                out.push_str(&format!(
-                    "More tokens: {} token --key {} --iss {issuer} --scope \"read:pets write:pets\"\n",
-                    own_command(),
-                    path.display()
-                ));
-            }
-        }
-        (Some(authorizer), None) => {
-            for issuer in &authorizer.config().issuers {
-                out.push_str(&format!(
-                    "issuer {} ({}, external) audience {}\n",
-                    issuer.issuer,
-                    issuer.name,
-                    issuer.audiences.join(","),
-                ));
-            }
-            out.push_str(&format!(
-                "Send their tokens: curl -i {base}/pets -H \"Authorization: Bearer $TOKEN\"\n"
-            ));
-        }
-    }
-    let (api, key) = match (args.api, authorizer) {
-        (gateway::Api::Rest, _) => ("REST API, TOKEN authorizer", "the token".to_owned()),
-        (gateway::Api::Http, Some(authorizer)) => {
-            let config = authorizer.config();
-            let answers = match config.http_api_response {
-                crate::config::HttpApiResponse::Simple => "HTTP API, simple responses",
-                crate::config::HttpApiResponse::Policy => "HTTP API, policy responses",
-            };
-            (answers, config.identity_source.to_string())
-        }
-        (gateway::Api::Http, None) => ("HTTP API", "(none)".to_owned()),
-    };
-    out.push_str(&format!(
-        "authorizer cache: {} ({api}); token regex: {}\n",
-        if args.cache_ttl == 0 {
-            "off".to_owned()
-        } else {
-            format!(
-                "TTL {} s keyed by {key}, up to {} entries",
-                args.cache_ttl, args.cache_max_entries
-            )
-        },
-        args.token_regex.as_ref().map_or("(none)", Regex::as_str),
-    ));
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
-    Ok(())
-}
-
-/// How the user runs this binary again: `authorizer` when that command on `PATH` is this very
-/// file, otherwise the running binary's own path (a `cargo run` user has no `authorizer`).
-fn own_command() -> String {
-    let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) else {
-        return "authorizer".to_owned();
-    };
-    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| {
-            std::fs::canonicalize(dir.join("authorizer")).is_ok_and(|found| found == exe)
-        })
-    });
-    if on_path {
-        "authorizer".to_owned()
-    } else {
-        exe.display().to_string()
-    }
-}
+/// The embedded issuer: its key, where the key came from, its URL, and its OAuth endpoints.
+type DevIssuer = (
+    crate::issuer::SigningKey,
+    KeyOrigin,
+    String,
+    Option<Arc<oauth::Oauth>>,
+);

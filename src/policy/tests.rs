@@ -1,3 +1,4 @@
+use super::route_rule::claim_contains;
 use super::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};

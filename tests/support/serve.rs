@@ -17,6 +17,8 @@ pub struct Serve {
     pub admin: String,
     pub issuer: Option<String>,
     pub token: Option<String>,
+    /// The banner, every line up to `authorizer cache:`.
+    pub banner: String,
     pub stderr: Arc<Mutex<String>>,
     /// What it printed on stdout after its banner.
     pub stdout: Arc<Mutex<String>>,
@@ -66,8 +68,11 @@ impl Serve {
         });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let (mut base, mut admin, mut issuer, mut token) = (None, None, None, None);
+        let mut banner_text = String::new();
         let banner = async {
             while let Ok(Some(line)) = lines.next_line().await {
+                banner_text.push_str(&line);
+                banner_text.push('\n');
                 let word = |prefix: &str| {
                     line.strip_prefix(prefix)
                         .and_then(|rest| rest.split_whitespace().next())
@@ -107,6 +112,7 @@ impl Serve {
             admin: admin.expect("an `admin on` line"),
             issuer,
             token,
+            banner: banner_text,
             stderr,
             stdout,
             http: reqwest::Client::new(),

@@ -181,6 +181,8 @@ export const AUTHORIZER_VARIABLES = {
   introspectionClientSecret: text('INTROSPECTION_CLIENT_SECRET'),
   /** A file holding the client secret (in Lambda: `/opt/...`, or written at init); a trailing newline is dropped. */
   introspectionClientSecretFile: text('INTROSPECTION_CLIENT_SECRET_FILE'),
+  /** The client secret read at init through the AWS Parameters and Secrets Lambda Extension (add its layer; grant `secretsmanager:GetSecretValue` or `ssm:GetParameter`): a Secrets Manager secret id or ARN, or `ssm:<parameter name>`. Exclusive with the two above. */
+  introspectionClientSecretArn: text('INTROSPECTION_CLIENT_SECRET_ARN'),
   /** How long an active introspection answer is used (never past the token's `exp`): the longest a revocation goes unseen; default 60 s. */
   introspectionCache: seconds('INTROSPECTION_CACHE_SECONDS'),
   /** With the introspection endpoint unavailable, serve locally verified JWTs (`always` mode; counted); opaque tokens are refused regardless. Default false. */

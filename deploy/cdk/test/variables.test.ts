@@ -69,6 +69,7 @@ describe('construct properties and the authorizer variables cannot drift', () =>
       introspectionClientId: 'authorizer',
       introspectionClientSecret: 'secret',
       introspectionClientSecretFile: '/opt/introspection-secret',
+      introspectionClientSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:introspection-AbCdEf',
       introspectionCache: Duration.seconds(30),
       introspectionFailOpen: true,
       introspectionTimeout: Duration.seconds(1),

@@ -6,8 +6,7 @@
 
 use crate::json::CowStr;
 use crate::report::Reject;
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -45,6 +44,8 @@ pub struct Rules {
     usage_slot: Option<usize>,
     /// The slot in `captured` of `cnf`.
     cnf_slot: usize,
+    /// One bit per [`Field`] whose claim is also in `captured` (see [`captured_fields`]).
+    captured_fields: u16,
 }
 
 impl Rules {
@@ -75,10 +76,34 @@ impl Rules {
             cnf_slot: slot(CNF),
             scope_slots: scope_claims.iter().map(|c| slot(c)).collect(),
             usage_slot: usage_identifier_claim.map(slot),
+            captured_fields: captured_fields(&captured),
             audiences,
             captured,
         }
     }
+
+    /// The slot in `captured` of the claim `name`, which [`Field::from_name`] read as `field`.
+    ///
+    /// Both parsers ask this of every claim of every token, so the common answers are cheap: a
+    /// registered claim that is not captured (most claims of a token) is one bit test, and a
+    /// name's length and first byte rule out the other captured names before any `memcmp`.
+    #[inline]
+    fn slot_of(&self, name: &str, field: Option<Field>) -> Option<usize> {
+        if field.is_some_and(|field| self.captured_fields & 1 << field as u32 == 0) {
+            return None;
+        }
+        self.captured.iter().position(|c| {
+            c.len() == name.len() && c.as_bytes().first() == name.as_bytes().first() && c == name
+        })
+    }
+}
+
+/// One bit per [`Field`] whose registered claim is among `captured`, for [`Rules::slot_of`].
+fn captured_fields(captured: &[String]) -> u16 {
+    captured
+        .iter()
+        .filter_map(|name| Field::from_name(name))
+        .fold(0, |bits, field| bits | 1 << field as u32)
 }
 
 /// What a Cognito user pool's tokens must be (`token_use`).
@@ -338,21 +363,8 @@ pub fn parse<'a>(json: &'a [u8], rules: &Rules) -> Result<Claims<'a>, Reject> {
     let json = simdutf8::basic::from_utf8(json).map_err(|_| Reject::Malformed)?;
     match scan::scan(json, rules) {
         Some(claims) => Ok(claims),
-        None => parse_with_serde(json, rules),
+        None => serde_reader::parse_with_serde(json, rules),
     }
-}
-
-/// Parses a payload with serde_json: the reference for what a claims set is, and the path for
-/// everything [`scan::scan`] leaves to it.
-fn parse_with_serde<'a>(json: &'a str, rules: &Rules) -> Result<Claims<'a>, Reject> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    ClaimsSeed { rules }
-        .deserialize(&mut de)
-        .and_then(|claims| de.end().map(|()| claims))
-        .map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => Reject::InvalidClaim,
-            _ => Reject::Malformed,
-        })
 }
 
 /// Checks the claims of a token of this issuer (its `iss` already matched) at time `now`
@@ -481,110 +493,6 @@ impl Field {
     }
 }
 
-struct ClaimsSeed<'r> {
-    rules: &'r Rules,
-}
-
-impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
-    type Value = Claims<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ClaimsSeed<'_> {
-    type Value = Claims<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object of claims")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut claims = Claims::default();
-        // One bit per registered claim and per context claim, to refuse repeated names: a token
-        // with two `aud` or two `exp` could be read differently by another parser.
-        let mut seen: Seen = 0;
-        let mut mark = |bit: u32| -> Result<(), A::Error> {
-            if seen & (1 << bit) != 0 {
-                return Err(de::Error::custom("repeated claim"));
-            }
-            seen |= 1 << bit;
-            Ok(())
-        };
-        while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
-            let field = Field::from_name(&name);
-            let context_slot = self.rules.captured.iter().position(|c| *c == name);
-            if let Some(field) = field {
-                mark(field as u32)?;
-            }
-            let audiences = &self.rules.audiences;
-            match (field, context_slot) {
-                (None, None) => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                // The common case: a registered claim read straight into its field.
-                (Some(field), None) => {
-                    map.next_value_seed(FieldSeed {
-                        field,
-                        claims: &mut claims,
-                        audiences,
-                    })?;
-                }
-                // A claim wanted in the context too: kept raw, then read from the raw text.
-                (field, Some(slot)) => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    mark(CAPTURED_BIT0 + slot as u32)?;
-                    claims.captured[slot] = Some(raw);
-                    if let Some(field) = field {
-                        let mut de = serde_json::Deserializer::from_str(raw.get());
-                        FieldSeed {
-                            field,
-                            claims: &mut claims,
-                            audiences,
-                        }
-                        .deserialize(&mut de)
-                        .map_err(|_| de::Error::custom("invalid claim type"))?;
-                    }
-                }
-            }
-        }
-        Ok(claims)
-    }
-}
-
-/// Reads one registered claim into its field of `claims`.
-struct FieldSeed<'c, 'r, 'de> {
-    field: Field,
-    claims: &'c mut Claims<'de>,
-    audiences: &'r [(String, IssuerSet)],
-}
-
-impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let claims = self.claims;
-        match self.field {
-            Field::Iss => claims.iss = Some(CowStr::deserialize(deserializer)?.0),
-            Field::Sub => claims.sub = Some(CowStr::deserialize(deserializer)?.0),
-            Field::ClientId => claims.client_id = Some(CowStr::deserialize(deserializer)?.0),
-            Field::TokenUse => claims.token_use = Some(CowStr::deserialize(deserializer)?.0),
-            Field::Exp => claims.exp = Some(f64::deserialize(deserializer)?),
-            Field::Nbf => claims.nbf = Some(f64::deserialize(deserializer)?),
-            Field::Iat => claims.iat = Some(f64::deserialize(deserializer)?),
-            Field::Aud => {
-                claims.aud = Some(AudienceSeed(self.audiences).deserialize(deserializer)?)
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Reads `aud`, a string or an array of strings, into the set of issuers accepting one of its
-/// values, so that an array is never collected.
-struct AudienceSeed<'r>(&'r [(String, IssuerSet)]);
-
 /// The issuers that accept `audience`.
 fn issuers_accepting(audiences: &[(String, IssuerSet)], audience: &str) -> IssuerSet {
     audiences
@@ -593,34 +501,7 @@ fn issuers_accepting(audiences: &[(String, IssuerSet)], audience: &str) -> Issue
         .map_or(0, |(_, issuers)| *issuers)
 }
 
-impl<'de> DeserializeSeed<'de> for AudienceSeed<'_> {
-    type Value = IssuerSet;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AudienceSeed<'_> {
-    type Value = IssuerSet;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of strings")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(issuers_accepting(self.0, v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut issuers = 0;
-        while let Some(CowStr(aud)) = seq.next_element::<CowStr<'de>>()? {
-            issuers |= issuers_accepting(self.0, &aud);
-        }
-        Ok(issuers)
-    }
-}
-
 mod scan;
+mod serde_reader;
 #[cfg(test)]
 mod tests;
