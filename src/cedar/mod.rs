@@ -23,6 +23,7 @@ pub mod model;
 pub mod routes;
 mod settings;
 mod sweep;
+mod uses;
 mod yaml;
 
 pub use answer::{compile_and_write, write_policy};
@@ -60,6 +61,8 @@ pub struct Engine {
     /// Every route decided by one evaluation of each policy (`None`: a policy reads `action`,
     /// and each route is asked in turn).
     sweep: Option<sweep::Sweep>,
+    /// What the policies read of a token: the rest is not built.
+    uses: uses::Uses,
 }
 
 impl fmt::Debug for Engine {
@@ -272,7 +275,8 @@ impl Engine {
     fn prepare(&self, issuer: usize, claims: &TokenClaims) -> Result<Prepared, Reject> {
         let issuer = self.issuers.get(issuer).ok_or(Reject::UnknownIssuer)?;
         let (principal, entities, context) =
-            self.model.request_parts(issuer, claims, &self.actions)?;
+            self.model
+                .request_parts(issuer, claims, &self.actions, self.uses)?;
         Ok(Prepared {
             principal,
             entities,

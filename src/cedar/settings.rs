@@ -161,6 +161,7 @@ pub fn from_settings(
         .collect();
     let listed: Vec<&cedar_policy::Policy> = policies.policies().collect();
     let sweep = super::sweep::Sweep::new(&listed, &route_actions, &actions);
+    let uses = super::uses::Uses::of(listed.iter().copied());
     Ok(Some(Engine {
         policies,
         actions,
@@ -173,6 +174,7 @@ pub fn from_settings(
         warnings,
         request_reads,
         sweep,
+        uses,
     }))
 }
 

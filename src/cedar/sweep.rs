@@ -6,10 +6,10 @@
 //! can apply to is fixed by its action constraint, known at start-up, and a policy whose
 //! conditions do not read `action` is satisfied, or not, whatever the route. So at start-up each
 //! policy's action constraint is turned into the set of known routes it matches and dropped from
-//! the policy, and at a cache miss two requests decide the whole token: the permits together and
-//! the forbids together (Cedar names every satisfied policy of the deciding effect), then each
-//! route combines them as Cedar does: denied by a satisfied `forbid` that matches it, else
-//! permitted by a satisfied `permit` that matches it, else denied.
+//! the policy, and at a cache miss one request decides the whole token. In that request every
+//! policy is a `permit` (the forbids turned round), so that Cedar names every satisfied policy as
+//! a reason; then each route combines them as Cedar does: denied by a satisfied `forbid` that
+//! matches it, else permitted by a satisfied `permit` that matches it, else denied.
 //!
 //! This is exact: Cedar evaluates a policy's scope before its conditions, so a policy whose action
 //! constraint does not match a route is not satisfied for it and cannot err on it; and a policy
@@ -23,8 +23,8 @@ use serde_json::Value;
 
 /// The policies without their action constraints, and the routes each matches.
 pub struct Sweep {
-    permits: PolicySet,
-    forbids: PolicySet,
+    /// Every policy without its action constraint, as a `permit`.
+    unconstrained: PolicySet,
     /// By the engine's policy index: a permit, and whether it matches each known route.
     matches: Vec<(bool, Vec<bool>)>,
     routes: usize,
@@ -39,8 +39,7 @@ impl Sweep {
         actions: &Entities,
     ) -> Option<Self> {
         let mut sweep = Sweep {
-            permits: PolicySet::new(),
-            forbids: PolicySet::new(),
+            unconstrained: PolicySet::new(),
             matches: Vec::with_capacity(policies.len()),
             routes: route_actions.len(),
         };
@@ -50,14 +49,10 @@ impl Sweep {
                 return None;
             }
             est["action"] = serde_json::json!({"op": "All"});
+            est["effect"] = serde_json::json!("permit");
             let unconstrained = Policy::from_json(Some(policy.id().clone()), est).ok()?;
+            sweep.unconstrained.add(unconstrained).ok()?;
             let permit = policy.effect() == Effect::Permit;
-            let set = if permit {
-                &mut sweep.permits
-            } else {
-                &mut sweep.forbids
-            };
-            set.add(unconstrained).ok()?;
             let matched = route_actions
                 .iter()
                 .map(|action| matches(policy, action, actions))
@@ -77,12 +72,10 @@ impl Sweep {
         index_of: impl Fn(&cedar_policy::PolicyId) -> Option<u16>,
     ) -> Vec<super::Verdict> {
         let mut satisfied = vec![false; self.matches.len()];
-        for set in [&self.permits, &self.forbids] {
-            let response = authorizer.is_authorized(request, set, entities);
-            for id in response.diagnostics().reason() {
-                if let Some(i) = index_of(id) {
-                    satisfied[usize::from(i)] = true;
-                }
+        let response = authorizer.is_authorized(request, &self.unconstrained, entities);
+        for id in response.diagnostics().reason() {
+            if let Some(i) = index_of(id) {
+                satisfied[usize::from(i)] = true;
             }
         }
         (0..self.routes)

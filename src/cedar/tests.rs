@@ -340,3 +340,67 @@ fn one_evaluation_per_policy_decides_every_route_as_cedar_per_route() {
         }
     }
 }
+
+/// A token's model leaves out what no policy reads (`uses`): groups-only policies get neither
+/// attributes nor `context.token`, and each of those alone when only it is read. Every decision
+/// is the one the whole model gives.
+#[test]
+fn leaving_out_what_no_policy_reads_changes_no_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = r#"
+@id("readers") permit(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets"], resource);
+@id("admins") permit(principal in PetStore::UserGroup::"petstore|admins", action, resource);
+@id("not-bob") forbid(principal == PetStore::User::"petstore|bob", action == PetStore::Action::"delete /pets/{petId}", resource);
+"#;
+    let context = r#"@id("mail") permit(principal, action == PetStore::Action::"post /pets", resource) when { context.token has email && context.token.email like "*@example.com" };"#;
+    let attribute = r#"@id("mfa") forbid(principal, action, resource) when { principal has amr && principal.amr.contains("stale") };"#;
+    let claims = [
+        r#"{"sub":"alice","groups":["readers"],"email":"a@example.com"}"#,
+        r#"{"sub":"bob","groups":["admins"],"amr":["stale"]}"#,
+        r#"{"sub":"carol","groups":"admins","email":"c@elsewhere.org","amr":["pwd"]}"#,
+        r#"{"sub":"dave"}"#,
+    ];
+    let all = uses::Uses {
+        context: true,
+        attributes: true,
+    };
+    for (text, read) in [
+        (groups.to_owned(), uses::Uses::NOTHING),
+        (
+            format!("{groups}{context}"),
+            uses::Uses {
+                context: true,
+                attributes: false,
+            },
+        ),
+        (
+            format!("{groups}{attribute}"),
+            uses::Uses {
+                context: false,
+                attributes: true,
+            },
+        ),
+        (format!("{groups}{context}{attribute}"), all),
+    ] {
+        let file = dir.path().join("p.cedar");
+        std::fs::write(&file, &text).unwrap();
+        let engine = || {
+            let routes = "GET /pets; POST /pets; DELETE /pets/{petId}";
+            let config = config(&[
+                ("CEDAR_POLICIES", file.to_str().unwrap()),
+                ("CEDAR_ROUTES", routes),
+                ("CEDAR_NAMESPACE", "PetStore"),
+            ])
+            .unwrap();
+            std::sync::Arc::try_unwrap(config.cedar.unwrap()).unwrap()
+        };
+        let pruned = engine();
+        assert_eq!(pruned.uses, read, "{text}");
+        let mut whole = engine();
+        whole.uses = all;
+        for claims in claims {
+            let decided = |e: &Engine| e.compile(0, claims.as_bytes()).unwrap();
+            assert_eq!(decided(&pruned), decided(&whole), "{claims}\n{text}");
+        }
+    }
+}
