@@ -38,6 +38,23 @@ pub fn benches(c: &mut Criterion, server: &JwksServer, key: &SigningKey) {
         (20, 20)
     );
 
+    // What the policies add to the start (a Lambda cold start's init): reading, parsing and
+    // checking the 20 policies and routes, with the whole configuration they belong to.
+    let variables: std::collections::HashMap<&str, String> = [
+        ("TOKEN_ISSUER", server.issuer()),
+        ("JWKS_URI", server.jwks_uri()),
+        ("AUDIENCE", AUDIENCE.to_owned()),
+    ]
+    .into_iter()
+    .chain(cedar.iter().map(|(k, v)| (*k, (*v).to_owned())))
+    .collect();
+    let load = || {
+        jwt_authorizer::Config::from_lookup(|name| variables.get(name).cloned())
+            .expect("the bench's configuration is valid")
+    };
+    assert_eq!(load().cedar.map(|e| e.policy_count()), Some(20));
+    c.bench_function("cedar/load_20_policies", |b| b.iter(load));
+
     // A reader who administers pets and may add orders, without a second factor: some routes
     // permitted, some denied by no permit, one by a forbid, so that both statements are written.
     let mut claims = good_claims(&server.issuer());

@@ -12,7 +12,7 @@
 //! start-up, since Cedar skips a policy whose evaluation fails, and a skipped `forbid` would
 //! permit what it was written to deny.
 
-use cedar_policy::{Policy, RestrictedExpression};
+use cedar_policy::RestrictedExpression;
 use serde_json::Value;
 
 /// The context attribute holding the token's claims (see `model`).
@@ -23,17 +23,12 @@ pub const PATH_PARAMETERS: &str = "pathParameters";
 pub const WHOLE: &str = "";
 
 /// The context attributes a policy reads besides `token` ([`WHOLE`] for a use of the record
-/// itself), each once, in the order written.
-pub fn request_reads(policy: &Policy) -> Vec<String> {
+/// itself), each once, in the order written, from the policy's JSON form (Cedar's EST), which
+/// names every attribute access and `has` test with its left operand, whatever the syntax
+/// (`context.a`, `context["a"]`, `context has a.b`).
+pub fn request_reads(est: &Value) -> Vec<String> {
     let mut found = Vec::new();
-    // The policy's JSON form (Cedar's EST) names every attribute access and `has` test with its
-    // left operand, whatever the syntax (`context.a`, `context["a"]`, `context has a.b`).
-    if let Ok(est) = policy.to_json() {
-        walk(&est, &mut found);
-    } else {
-        // Every static policy has a JSON form; should one not, it is treated as reading the request.
-        found.push(WHOLE.to_owned());
-    }
+    walk(est, &mut found);
     found
 }
 
@@ -124,11 +119,12 @@ pub fn path_parameters_record(parameters: &[(&str, &str)]) -> Option<RestrictedE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cedar_policy::Policy;
     use std::str::FromStr;
 
     fn reads(condition: &str) -> Vec<String> {
         let text = format!("permit(principal, action, resource) when {{ {condition} }};");
-        request_reads(&Policy::from_str(&text).unwrap())
+        request_reads(&Policy::from_str(&text).unwrap().to_json().unwrap())
     }
 
     #[test]
@@ -159,7 +155,7 @@ mod tests {
             r#"forbid(principal, action, resource) unless { context.pathParameters.id == principal.sub };"#,
         )
         .unwrap();
-        assert_eq!(request_reads(&unless), path());
+        assert_eq!(request_reads(&unless.to_json().unwrap()), path());
     }
 
     #[test]

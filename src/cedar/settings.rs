@@ -133,7 +133,19 @@ pub fn from_settings(
         }
         None => Entities::empty(),
     };
-    let request_reads = request_reads(&policies, source, &mut problems);
+    // Each policy's JSON form (Cedar's EST), read by the analyses below. Cedar derives it by
+    // parsing the policy's text again (about 50 µs a policy), so it is derived once.
+    let mut written = Vec::with_capacity(policies.num_of_policies());
+    for policy in policies.policies() {
+        match policy.to_json() {
+            Ok(est) => written.push((policy, est)),
+            Err(e) => problems.push((
+                source.variable("CEDAR_POLICIES"),
+                format!("policy {:?} has no JSON form: {e}", policy.id()),
+            )),
+        }
+    }
+    let request_reads = request_reads(&written, source, &mut problems);
     let (Some(model), true) = (model, problems.is_empty()) else {
         return Err(problems);
     };
@@ -159,9 +171,8 @@ pub fn from_settings(
         .policies()
         .map(|p| &*Box::leak(AsRef::<str>::as_ref(p.id()).to_owned().into_boxed_str()))
         .collect();
-    let listed: Vec<&cedar_policy::Policy> = policies.policies().collect();
-    let sweep = super::sweep::Sweep::new(&listed, &route_actions, &actions);
-    let uses = super::uses::Uses::of(listed.iter().copied());
+    let sweep = super::sweep::Sweep::new(&written, &route_actions, &actions);
+    let uses = super::uses::Uses::of(written.iter().map(|(_, est)| est));
     Ok(Some(Engine {
         policies,
         actions,
@@ -183,14 +194,14 @@ pub fn from_settings(
 /// problem: the context holds nothing else, and Cedar skips a policy whose evaluation fails, so a
 /// `forbid` reading it would never apply.
 fn request_reads(
-    policies: &cedar_policy::PolicySet,
+    written: &[(&cedar_policy::Policy, serde_json::Value)],
     source: Source,
     problems: &mut Vec<SettingProblem>,
 ) -> Vec<(String, String)> {
     let mut reads = Vec::new();
-    for policy in policies.policies() {
+    for (policy, est) in written {
         let id: &str = policy.id().as_ref();
-        for attribute in context::request_reads(policy) {
+        for attribute in context::request_reads(est) {
             if attribute == context::PATH_PARAMETERS || attribute == context::WHOLE {
                 reads.push((id.to_owned(), attribute));
             } else {

@@ -31,10 +31,10 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// The sweep of `policies` (in the order of the engine's `ids`) over the known routes'
-    /// `route_actions`; `None` when a policy's conditions read `action`.
+    /// The sweep of `policies` (in the order of the engine's `ids`, each with its JSON form) over
+    /// the known routes' `route_actions`; `None` when a policy's conditions read `action`.
     pub fn new(
-        policies: &[&Policy],
+        policies: &[(&Policy, Value)],
         route_actions: &[EntityUid],
         actions: &Entities,
     ) -> Option<Self> {
@@ -43,11 +43,11 @@ impl Sweep {
             matches: Vec::with_capacity(policies.len()),
             routes: route_actions.len(),
         };
-        for policy in policies {
-            let mut est = policy.to_json().ok()?;
+        for (policy, est) in policies {
             if est.get("conditions").is_some_and(reads_action) {
                 return None;
             }
+            let mut est = est.clone();
             est["action"] = serde_json::json!({"op": "All"});
             est["effect"] = serde_json::json!("permit");
             let unconstrained = Policy::from_json(Some(policy.id().clone()), est).ok()?;

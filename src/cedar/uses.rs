@@ -7,7 +7,6 @@
 //! cannot see what the context holds, and attributes are only read by `.` and `has` (tags, the
 //! other way, are never set here).
 
-use cedar_policy::Policy;
 use serde_json::Value;
 
 /// The parts of the model that some policy may read.
@@ -27,20 +26,12 @@ impl Uses {
         attributes: false,
     };
 
-    /// What `policies` read, together.
-    pub fn of<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> Self {
+    /// What policies read, together, from their JSON forms (Cedar's EST), which spell every
+    /// access out, whatever the syntax (`a.b`, `a["b"]`, `a has b.c`).
+    pub fn of<'p>(written: impl IntoIterator<Item = &'p Value>) -> Self {
         let mut uses = Uses::NOTHING;
-        for policy in policies {
-            // Cedar's JSON form (EST) spells every access out, whatever the syntax
-            // (`a.b`, `a["b"]`, `a has b.c`). A static policy always has one; should it not,
-            // the policy is taken to read everything.
-            match policy.to_json() {
-                Ok(est) => uses.walk(&est),
-                Err(_) => {
-                    uses.context = true;
-                    uses.attributes = true;
-                }
-            }
+        for est in written {
+            uses.walk(est);
         }
         uses
     }
@@ -79,19 +70,23 @@ fn in_context(expression: Option<&Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cedar_policy::Policy;
     use std::str::FromStr;
+
+    fn written(text: &str) -> Value {
+        Policy::from_str(text).unwrap().to_json().unwrap()
+    }
 
     fn uses(condition: &str) -> Uses {
         let text = format!("permit(principal, action, resource) when {{ {condition} }};");
-        Uses::of([&Policy::from_str(&text).unwrap()])
+        Uses::of([&written(&text)])
     }
 
     #[test]
     fn groups_and_equality_read_nothing_of_the_claims() {
-        let group = Policy::from_str(
+        let group = written(
             r#"permit(principal in UserGroup::"p|admins", action == Action::"get /", resource);"#,
-        )
-        .unwrap();
+        );
         assert_eq!(Uses::of([&group]), Uses::NOTHING);
         assert_eq!(
             uses(r#"principal == User::"p|alice" && resource is Application"#),
@@ -138,9 +133,8 @@ mod tests {
         let mut all = uses("true");
         assert_eq!(all, Uses::NOTHING);
         all = Uses::of([
-            &Policy::from_str("permit(principal, action, resource) when { principal.a };").unwrap(),
-            &Policy::from_str("forbid(principal, action, resource) unless { context.token.b };")
-                .unwrap(),
+            &written("permit(principal, action, resource) when { principal.a };"),
+            &written("forbid(principal, action, resource) unless { context.token.b };"),
         ]);
         assert_eq!(all, both);
     }
