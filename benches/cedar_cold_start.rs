@@ -15,6 +15,7 @@
 //! `AUTHORIZER_BIN` names another build.
 
 #[path = "authorize/cedar_set.rs"]
+#[allow(dead_code)] // the groups-only set is `benches/authorize.rs`'s alone
 mod cedar_set;
 #[path = "../tests/support/mod.rs"]
 mod support;

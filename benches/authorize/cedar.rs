@@ -3,7 +3,9 @@
 //! policy) and a whole TOKEN event with the verified-token cache off, so that the RSA check and
 //! the compile both run (`authorize/token_event_cedar`, beside `authorize/token_event`); and the
 //! same event again with the cache on (`authorize/cache_hit_cedar`, beside `authorize/cache_hit`):
-//! nothing is evaluated, the remembered decisions are written as the policy.
+//! nothing is evaluated, the remembered decisions are written as the policy. Beside them: the
+//! compile under 20 policies on groups alone (`cedar/compile_20_routes_groups`), and loading the
+//! policies with the configuration (`cedar/load_20_policies`).
 
 use super::cedar_set;
 use super::*;
@@ -83,6 +85,39 @@ pub fn benches(c: &mut Criterion, server: &JwksServer, key: &SigningKey) {
     assert_eq!(allowed, 12, "10 reads, post /pets and post /orders");
     c.bench_function("cedar/compile_20_routes", |b| {
         b.iter(|| compile(black_box(&mut out)))
+    });
+
+    // The same routes under 20 policies on groups alone: no attribute or context is built.
+    let groups_file = dir.path().join("groups.cedar");
+    std::fs::write(&groups_file, cedar_set::group_policies()).unwrap();
+    let groups_file = groups_file.to_str().unwrap().to_owned();
+    let by_groups = authorizer_for(
+        server,
+        &[
+            ("ISSUER_NAME", "bench"),
+            ("CEDAR_POLICIES", &groups_file),
+            ("CEDAR_ROUTES", &routes),
+            ("CEDAR_NAMESPACE", "Bench"),
+        ],
+    );
+    let groups_engine = by_groups.config().cedar.clone().expect("policies loaded");
+    assert_eq!(groups_engine.policy_count(), 20);
+    let compile_groups = |out: &mut Vec<u8>| {
+        jwt_authorizer::cedar::compile_and_write(
+            &groups_engine,
+            0,
+            &payload,
+            "auth0|alice",
+            METHOD_ARN,
+            out,
+        )
+    };
+    assert_eq!(compile_groups(&mut out), Ok(true));
+    let permitted = groups_engine.compile(0, &payload).unwrap();
+    let allowed = permitted.verdicts().iter().filter(|v| v.permitted).count();
+    assert_eq!(allowed, 12, "10 reads, post and delete on pets");
+    c.bench_function("cedar/compile_20_routes_groups", |b| {
+        b.iter(|| compile_groups(black_box(&mut out)))
     });
 
     // The claims' `iat` is 10 s before they were made: the benches before these take longer.

@@ -39,3 +39,30 @@ pub fn routes() -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// Twenty policies on groups alone, as Verified Permissions writes for an API-linked policy store
+/// (`permit (principal in UserGroup, action in [routes], resource)`): they read no claim but the
+/// groups, so a token's attributes and `context.token` are not built (`src/cedar/uses.rs`).
+pub fn group_policies() -> String {
+    let mut text = String::new();
+    for r in RESOURCES {
+        for (group, actions) in [
+            (
+                "readers",
+                format!(r#"Bench::Action::"get /{r}", Bench::Action::"get /{r}/{{id}}""#),
+            ),
+            ("writers", format!(r#"Bench::Action::"post /{r}""#)),
+            (
+                "{r}-admins",
+                format!(r#"Bench::Action::"delete /{r}/{{id}}", Bench::Action::"post /{r}""#),
+            ),
+            ("auditors", format!(r#"Bench::Action::"get /{r}/{{id}}""#)),
+        ] {
+            let group = group.replace("{r}", r);
+            text.push_str(&format!(
+                "@id(\"{r}-{group}\")\npermit (principal in Bench::UserGroup::\"bench|{group}\", action in [{actions}], resource);\n"
+            ));
+        }
+    }
+    text
+}
