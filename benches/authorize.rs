@@ -3,6 +3,12 @@
 //! `cargo bench --bench authorize`. Every case runs the real pipeline on a real TOKEN event, with
 //! keys fetched once from a JWKS server on 127.0.0.1 at set-up.
 
+#[cfg(feature = "cedar")]
+#[path = "authorize/cedar.rs"]
+mod cedar;
+#[cfg(feature = "cedar")]
+#[path = "authorize/cedar_set.rs"]
+mod cedar_set;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -131,6 +137,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| authorize_now(&introspecting, black_box(&opaque), now, &mut out))
     });
     assert_eq!(endpoint.calls(), 1, "every iteration was a cache hit");
+
+    #[cfg(feature = "cedar")]
+    cedar::benches(c, &server, key);
 
     // Sender-constrained tokens, beside `authorize/cache_hit`: the access token's signature is
     // answered by the verified-token cache, so what is added is the binding check. DPoP: one

@@ -256,3 +256,82 @@ proptest! {
         })?;
     }
 }
+
+/// A policy reading the called route's path parameters: a token's pets, by id.
+const OWN_PETS: &str = r#"@id("own-pets")
+permit(principal, action == PetStore::Action::"get /pets/{petId}", resource)
+when { principal has pets && principal.pets.contains(context.pathParameters.petId) };
+@id("list")
+permit(principal, action == PetStore::Action::"get /pets", resource);
+"#;
+
+fn own_pets_env(server: &JwksServer, dir: &std::path::Path) -> Vec<(String, String)> {
+    let file = dir.join("own-pets.cedar");
+    std::fs::write(&file, OWN_PETS).unwrap();
+    env_for(
+        server,
+        &[
+            ("ISSUER_NAME", "petstore"),
+            ("CEDAR_POLICIES", file.to_str().unwrap()),
+            ("CEDAR_ROUTES", "GET /pets; GET /pets/{petId}"),
+            ("CEDAR_NAMESPACE", "PetStore"),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn policies_reading_path_parameters_are_refused_where_an_answer_is_cached_for_every_route() {
+    let server = JwksServer::with_keys(&[rsa_key("cedar")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = invoke(
+        &own_pets_env(&server, dir.path()),
+        token_event_for("x.y.z", "GET/pets/7"),
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("policy \"own-pets\" reads context.pathParameters")
+            && run.stderr.contains("POLICY_RESOURCE=method"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn with_answers_for_the_called_method_alone_they_are_evaluated_at_every_request() {
+    let server = JwksServer::with_keys(&[rsa_key("cedar")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = own_pets_env(&server, dir.path());
+    env.push(("POLICY_RESOURCE".into(), "method".into()));
+    let config = jwt_authorizer::Config::from_lookup(|name| {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let authorizer = jwt_authorizer::Authorizer::from_config(config).unwrap();
+    let token = mint(&server, json!({"pets": ["7", "9"]}));
+    // The same token, one call after another: the second and later calls are verified-token
+    // cache hits, and each route is still decided on its own path parameters.
+    for (call, allowed) in [
+        ("GET/pets/7", true),
+        ("GET/pets/8", false),
+        ("GET/pets/9", true),
+        ("GET/pets", true),
+        ("GET/pets/8", false),
+    ] {
+        let (decision, answer) = authorize_event(&authorizer, &token_event_for(&token, call)).await;
+        let answer = answer.expect("a policy");
+        let statements = answer["policyDocument"]["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1, "{answer}");
+        assert_eq!(
+            statements[0]["Resource"],
+            json!(format!("{API}/prod/{call}")),
+            "the called method ARN alone: {answer}"
+        );
+        assert_eq!(iam_allows(&answer, call), allowed, "{call}: {answer}");
+        assert_eq!(decision.cache_hit, call != "GET/pets/7", "{call}");
+        if !allowed {
+            assert_eq!(decision.policy, Some("none"), "{call}");
+        }
+    }
+}

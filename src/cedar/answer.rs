@@ -5,8 +5,51 @@
 use super::routes::Statements;
 use super::{Compiled, Engine, Verdict};
 use crate::policy::{
-    self, Grant, POLICY_DOCUMENT, ResourceMode, RouteRule, STATEMENT_ALLOW, STATEMENT_DENY,
+    self, Grant, MethodArn, POLICY_DOCUMENT, ResourceMode, RouteRule, STATEMENT_ALLOW,
+    STATEMENT_DENY,
 };
+use crate::report::Reject;
+
+/// A cache miss's Cedar work alone, for `benches/authorize.rs` (`cedar/compile_20_routes`): a
+/// verified token's payload evaluated on every known route and written as the one policy for a
+/// call of `method_arn` (a known route; the whole stage's resources, no route rules), as the
+/// authorizer answers it. Returns whether the called route is allowed.
+///
+/// # Errors
+/// As [`Engine::compile`]; [`Reject::BadEvent`] when `method_arn` is not a method ARN of a known
+/// route.
+pub fn compile_and_write(
+    engine: &Engine,
+    issuer: usize,
+    payload: &[u8],
+    principal: &str,
+    method_arn: &str,
+    out: &mut Vec<u8>,
+) -> Result<bool, Reject> {
+    let arn = MethodArn::parse(method_arn).ok_or(Reject::BadEvent)?;
+    let compiled = engine.compile(issuer, payload)?;
+    let known = engine.routes().called(arn, None).ok_or(Reject::BadEvent)?;
+    let grant = Grant {
+        principal,
+        arn,
+        route: None,
+        issuer: "",
+        scope: None,
+        usage_identifier: None,
+        context: &[],
+        claims: &[],
+    };
+    let called = (compiled.verdicts()[known], Some(known));
+    Ok(write_policy(
+        out,
+        &grant,
+        ResourceMode::Stage,
+        &[],
+        engine,
+        &compiled,
+        called,
+    ))
+}
 
 /// Writes the answer for `grant` from the token's `compiled` decisions and the `called` route's
 /// verdict (its index among the known routes, when it is one). Returns whether the called route

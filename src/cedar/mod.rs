@@ -9,19 +9,27 @@
 //! applies it to from its cache. The verified-token cache keeps the [`Compiled`] decisions beside
 //! the key that verified the token, so a hit evaluates nothing.
 //!
+//! Policies that read the request ([`context`]: `context.pathParameters`) are evaluated per
+//! request instead, for the called route alone, and only where the answer covers the called
+//! method ARN alone (`POLICY_RESOURCE=method`).
+//!
 //! Nothing here calls the network: Verified Permissions' own Lambda authorizer calls its service
 //! at every cache miss; this one evaluates the same kind of policies in-process.
 
 mod answer;
+pub mod context;
 mod load;
 pub mod model;
 pub mod routes;
 mod settings;
+mod sweep;
+mod uses;
 mod yaml;
 
-pub use answer::write_policy;
+pub use answer::{compile_and_write, write_policy};
 pub use settings::{CedarIssuer, ENV_VARIABLES, from_settings};
 
+use crate::policy::MethodArn;
 use crate::report::Reject;
 use cedar_policy::{Authorizer, Decision, Entities, EntityUid, PolicyId, PolicySet, Request};
 use model::{IssuerModel, Model, TokenClaims};
@@ -47,6 +55,14 @@ pub struct Engine {
     authorizer: Authorizer,
     /// Validator warnings and lints, shown by `policy check` and logged at start-up.
     warnings: Vec<String>,
+    /// The policies that read the request's context, by id, with the attribute read
+    /// ([`context::WHOLE`]: the whole record): evaluated per request when there are any.
+    request_reads: Vec<(String, String)>,
+    /// Every route decided by one evaluation of each policy (`None`: a policy reads `action`,
+    /// and each route is asked in turn).
+    sweep: Option<sweep::Sweep>,
+    /// What the policies read of a token: the rest is not built.
+    uses: uses::Uses,
 }
 
 impl fmt::Debug for Engine {
@@ -69,7 +85,7 @@ pub struct Verdict {
 }
 
 /// The decisions on every known route for one token: what the verified-token cache keeps.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Compiled {
     verdicts: Vec<Verdict>,
 }
@@ -109,6 +125,18 @@ impl Engine {
         &self.warnings
     }
 
+    /// Whether policies read the request's context (`context.pathParameters`): the called route
+    /// is then evaluated at every request ([`Engine::decide_request`]), never remembered.
+    pub fn per_request(&self) -> bool {
+        !self.request_reads.is_empty()
+    }
+
+    /// The policies that read the request's context, by id, with the attribute each reads
+    /// (empty: the whole record).
+    pub fn request_reads(&self) -> &[(String, String)] {
+        &self.request_reads
+    }
+
     /// How many policies are loaded.
     pub fn policy_count(&self) -> usize {
         self.ids.len()
@@ -131,12 +159,27 @@ impl Engine {
     /// [`Reject::MissingClaim`] without a string `sub`.
     pub fn compile(&self, issuer: usize, payload: &[u8]) -> Result<Compiled, Reject> {
         let claims = TokenClaims::parse(payload)?;
-        let request = self.prepare(issuer, &claims)?;
-        let verdicts = self
-            .route_actions
-            .iter()
-            .map(|action| self.verdict(&request, action))
-            .collect();
+        let prepared = self.prepare(issuer, &claims)?;
+        let verdicts = match (&self.sweep, self.route_actions.first()) {
+            (Some(sweep), Some(any)) => {
+                // The policies carry no action constraint: any action will do.
+                let request = Request::new(
+                    prepared.principal,
+                    any.clone(),
+                    self.model.resource().clone(),
+                    prepared.context,
+                    None,
+                )
+                .expect("requests are not checked against a schema");
+                let index_of = |id: &PolicyId| self.index_of(id);
+                sweep.verdicts(&request, &prepared.entities, &self.authorizer, index_of)
+            }
+            _ => self
+                .route_actions
+                .iter()
+                .map(|action| self.verdict(&prepared, action))
+                .collect(),
+        };
         Ok(Compiled { verdicts })
     }
 
@@ -153,6 +196,47 @@ impl Engine {
         let claims = TokenClaims::parse(payload)?;
         let request = self.prepare(issuer, &claims)?;
         Ok(self.verdict(&request, &self.model.action(action)))
+    }
+
+    /// Evaluates the called route alone, with its path parameters (from the route's template and
+    /// the method ARN's path) as `context.pathParameters`: for policies that read the request.
+    /// Returns the verdict and the route's index among the known routes, when it is one.
+    ///
+    /// # Errors
+    /// As [`Engine::compile`].
+    pub fn decide_request(
+        &self,
+        issuer: usize,
+        payload: &[u8],
+        arn: MethodArn<'_>,
+        route: Option<(&str, &str)>,
+    ) -> Result<(Verdict, Option<usize>), Reject> {
+        let claims = TokenClaims::parse(payload)?;
+        let prepared = self.prepare(issuer, &claims)?;
+        let known = self.routes.called(arn, route);
+        let (action, template) = match known {
+            Some(i) => (
+                self.route_actions[i].clone(),
+                Some(self.routes.list()[i].template.as_str()),
+            ),
+            None => (
+                self.model.action(&action_of_call(arn, route)),
+                route
+                    .filter(|(method, _)| *method != "$default")
+                    .map(|(_, t)| t),
+            ),
+        };
+        let parameters = template.map_or_else(Vec::new, |t| context::path_parameters(t, arn.path));
+        let record = context::path_parameters_record(&parameters).ok_or(Reject::BadEvent)?;
+        let context = prepared
+            .context
+            .merge([(context::PATH_PARAMETERS.to_owned(), record)])
+            .map_err(|_| Reject::BadEvent)?;
+        let prepared = Prepared {
+            context,
+            ..prepared
+        };
+        Ok((self.verdict(&prepared, &action), known))
     }
 
     /// Every known route, with the policies that decided each.
@@ -191,7 +275,8 @@ impl Engine {
     fn prepare(&self, issuer: usize, claims: &TokenClaims) -> Result<Prepared, Reject> {
         let issuer = self.issuers.get(issuer).ok_or(Reject::UnknownIssuer)?;
         let (principal, entities, context) =
-            self.model.request_parts(issuer, claims, &self.actions)?;
+            self.model
+                .request_parts(issuer, claims, &self.actions, self.uses)?;
         Ok(Prepared {
             principal,
             entities,
@@ -232,6 +317,17 @@ impl Engine {
             .iter()
             .position(|known| *known == id)
             .and_then(|i| u16::try_from(i).ok())
+    }
+}
+
+/// The action of a call that is not a known route: the route template the event names, else the
+/// method ARN's method and path (`get /pets/7`).
+pub fn action_of_call(arn: MethodArn<'_>, route: Option<(&str, &str)>) -> String {
+    match route {
+        Some((method, template)) if method != "$default" => {
+            format!("{} {template}", method.to_ascii_lowercase())
+        }
+        _ => format!("{} /{}", arn.method.to_ascii_lowercase(), arn.path),
     }
 }
 

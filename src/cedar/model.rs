@@ -18,6 +18,8 @@
 //! token's claims are read once per cache miss; an object with a member twice is refused
 //! (`invalid_claim`), as the authorizer refuses claims it reads twice.
 
+use super::context;
+use super::uses::Uses;
 use crate::report::Reject;
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression,
@@ -186,8 +188,13 @@ impl Model {
         EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(id))
     }
 
-    /// The principal of a token, the entities a request needs (the principal, its groups, the
-    /// resource, and `actions`, the schema's action entities) and the context.
+    /// The principal of a token, the entities a request needs (the principal, the resource, and
+    /// `actions`, the schema's action entities) and the context, leaving out what no policy
+    /// reads (`uses`).
+    ///
+    /// The groups are the principal's parents, and not entities of their own: a group has no
+    /// attributes and no parents, and `in` looks at the principal's ancestors alone, so an entity
+    /// for each would change no decision, and cost one more entity in Cedar's transitive closure.
     ///
     /// # Errors
     /// [`Reject::InvalidClaim`] when Cedar refuses the entities built from the claims (a
@@ -197,6 +204,7 @@ impl Model {
         issuer: &IssuerModel,
         claims: &TokenClaims,
         actions: &Entities,
+        uses: Uses,
     ) -> Result<(EntityUid, Entities, Context), Reject> {
         let sub = match claims.get("sub") {
             Some(ClaimValue::String(sub)) => sub.as_str(),
@@ -215,21 +223,30 @@ impl Model {
                 )
             })
             .collect();
-        let attributes = issuer.attributes(claims);
-        let record = RestrictedExpression::new_record(
-            attributes.iter().map(|(k, v)| (k.clone(), v.clone())),
-        )
-        .map_err(|_| Reject::InvalidClaim)?;
-        let context = Context::from_pairs([("token".to_owned(), record)])
+        let attributes = if uses.context || uses.attributes {
+            issuer.attributes(claims)
+        } else {
+            HashMap::new()
+        };
+        let context = if uses.context {
+            let record = RestrictedExpression::new_record(
+                attributes.iter().map(|(k, v)| (k.clone(), v.clone())),
+            )
             .map_err(|_| Reject::InvalidClaim)?;
-        let mut entities: Vec<Entity> = groups
-            .iter()
-            .map(|g| Entity::new_no_attrs(g.clone(), HashSet::new()))
-            .collect();
-        entities.push(
+            Context::from_pairs([(context::TOKEN.to_owned(), record)])
+                .map_err(|_| Reject::InvalidClaim)?
+        } else {
+            Context::empty()
+        };
+        let attributes = if uses.attributes {
+            attributes
+        } else {
+            HashMap::new()
+        };
+        let entities = [
             Entity::new(principal.clone(), attributes, groups).map_err(|_| Reject::InvalidClaim)?,
-        );
-        entities.push(Entity::new_no_attrs(self.resource.clone(), HashSet::new()));
+            Entity::new_no_attrs(self.resource.clone(), HashSet::new()),
+        ];
         let entities = Entities::from_entities(entities.into_iter().chain(actions.clone()), None)
             .map_err(|_| Reject::InvalidClaim)?;
         Ok((principal, entities, context))
@@ -289,6 +306,11 @@ mod tests {
     use super::*;
     use cedar_policy::{Authorizer, Decision, PolicySet, Request};
 
+    const ALL: Uses = Uses {
+        context: true,
+        attributes: true,
+    };
+
     fn cognito() -> IssuerModel {
         IssuerModel {
             prefix: "us-east-1_ABC1234".into(),
@@ -302,7 +324,7 @@ mod tests {
         let model = Model::new("PetStore", "PetStore").unwrap();
         let claims = TokenClaims::parse(claims.as_bytes()).unwrap();
         let (principal, entities, context) = model
-            .request_parts(issuer, &claims, &Entities::empty())
+            .request_parts(issuer, &claims, &Entities::empty(), ALL)
             .unwrap();
         let request = Request::new(
             principal,

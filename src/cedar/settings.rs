@@ -3,10 +3,11 @@
 //! `CONFIG_FILE` (with `groups_claim` per issuer), turned into an [`Engine`] at start-up.
 
 use super::Engine;
+use super::context;
 use super::load::{self, Loaded};
 use super::model::{IssuerModel, Model};
 use super::routes::{self, Route, Routes};
-use cedar_policy::{ActionConstraint, Effect, Entities, EntityUid, Schema};
+use cedar_policy::{Effect, Entities, EntityUid, Schema};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -132,6 +133,19 @@ pub fn from_settings(
         }
         None => Entities::empty(),
     };
+    // Each policy's JSON form (Cedar's EST), read by the analyses below. Cedar derives it by
+    // parsing the policy's text again (about 50 µs a policy), so it is derived once.
+    let mut written = Vec::with_capacity(policies.num_of_policies());
+    for policy in policies.policies() {
+        match policy.to_json() {
+            Ok(est) => written.push((policy, est)),
+            Err(e) => problems.push((
+                source.variable("CEDAR_POLICIES"),
+                format!("policy {:?} has no JSON form: {e}", policy.id()),
+            )),
+        }
+    }
+    let request_reads = request_reads(&written, source, &mut problems);
     let (Some(model), true) = (model, problems.is_empty()) else {
         return Err(problems);
     };
@@ -157,6 +171,8 @@ pub fn from_settings(
         .policies()
         .map(|p| &*Box::leak(AsRef::<str>::as_ref(p.id()).to_owned().into_boxed_str()))
         .collect();
+    let sweep = super::sweep::Sweep::new(&written, &route_actions, &actions);
+    let uses = super::uses::Uses::of(written.iter().map(|(_, est)| est));
     Ok(Some(Engine {
         policies,
         actions,
@@ -167,7 +183,40 @@ pub fn from_settings(
         ids,
         authorizer: cedar_policy::Authorizer::new(),
         warnings,
+        request_reads,
+        sweep,
+        uses,
     }))
+}
+
+/// The policies that read the request's context (`pathParameters`, or the whole record), by id
+/// (the configuration then asks for `POLICY_RESOURCE=method`). A read of anything else is a
+/// problem: the context holds nothing else, and Cedar skips a policy whose evaluation fails, so a
+/// `forbid` reading it would never apply.
+fn request_reads(
+    written: &[(&cedar_policy::Policy, serde_json::Value)],
+    source: Source,
+    problems: &mut Vec<SettingProblem>,
+) -> Vec<(String, String)> {
+    let mut reads = Vec::new();
+    for (policy, est) in written {
+        let id: &str = policy.id().as_ref();
+        for attribute in context::request_reads(est) {
+            if attribute == context::PATH_PARAMETERS || attribute == context::WHOLE {
+                reads.push((id.to_owned(), attribute));
+            } else {
+                problems.push((
+                    source.variable("CEDAR_POLICIES"),
+                    format!(
+                        "policy {id:?} reads context.{attribute}: the context holds `token` (the \
+                         token's claims) and, for policies evaluated per request, \
+                         `pathParameters`; nothing else of the request"
+                    ),
+                ));
+            }
+        }
+    }
+    reads
 }
 
 /// Where the settings came from: what a problem is reported under.
@@ -322,11 +371,7 @@ fn lints(
     let mut lints = Vec::new();
     for (route, action) in routes.list().iter().zip(route_actions) {
         let permits = policies.policies().filter(|p| p.effect() == Effect::Permit);
-        let mut permitting = permits.filter(|p| match p.action_constraint() {
-            ActionConstraint::Any => true,
-            ActionConstraint::Eq(a) => a == *action,
-            ActionConstraint::In(list) => list.iter().any(|a| actions.is_ancestor_of(a, action)),
-        });
+        let mut permitting = permits.filter(|p| super::sweep::matches(p, action, actions));
         if permitting.next().is_none() {
             lints.push(format!(
                 "route {:?}: no policy permits it (every call is denied)",

@@ -204,3 +204,203 @@ fn the_lints_name_routes_no_policy_permits() {
     );
     assert!(!warnings.contains("\"get /pets\": no policy"), "{warnings}");
 }
+
+#[test]
+fn policies_reading_the_request_need_answers_for_the_called_method_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("owners.cedar");
+    std::fs::write(
+        &file,
+        "@id(\"own-pets\")\npermit(principal, action, resource) when { principal has pets && principal.pets.contains(context.pathParameters.petId) };\n@id(\"by-token\")\npermit(principal, action, resource) when { context.token has admin };\n",
+    )
+    .unwrap();
+    let policies = file.to_str().unwrap();
+    let vars = [
+        ("CEDAR_POLICIES", policies),
+        ("CEDAR_ROUTES", "GET /pets/{petId}"),
+        ("CEDAR_NAMESPACE", "PetStore"),
+    ];
+    let err = config(&vars).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert_eq!(err.problems[0].variable, "CEDAR_POLICIES");
+    let text = err.to_string();
+    assert!(
+        text.contains("\"own-pets\" reads context.pathParameters")
+            && text.contains("POLICY_RESOURCE=method"),
+        "{text}"
+    );
+
+    let mut method = vars.to_vec();
+    method.push(("POLICY_RESOURCE", "method"));
+    let engine = config(&method).unwrap().cedar.unwrap();
+    assert!(engine.per_request());
+    assert_eq!(
+        engine.request_reads(),
+        [("own-pets".to_owned(), "pathParameters".to_owned())]
+    );
+    // Token-only policies are compiled for every route as before.
+    let plain = config(&[
+        ("CEDAR_POLICIES", &format!("{EXAMPLE}/policies")),
+        ("CEDAR_ROUTES", "GET /pets"),
+    ])
+    .unwrap();
+    assert!(!plain.cedar.unwrap().per_request());
+}
+
+#[test]
+fn a_policy_reading_what_the_context_does_not_hold_is_refused_in_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("headers.cedar");
+    std::fs::write(
+        &file,
+        "@id(\"no-bots\")\nforbid(principal, action, resource) when { context.headers.agent like \"*bot*\" };\n",
+    )
+    .unwrap();
+    for mode in ["stage", "method"] {
+        let err = config(&[
+            ("CEDAR_POLICIES", file.to_str().unwrap()),
+            ("CEDAR_ROUTES", "GET /pets"),
+            ("POLICY_RESOURCE", mode),
+        ])
+        .unwrap_err();
+        assert_eq!(err.problems[0].variable, "CEDAR_POLICIES", "{err}");
+        assert!(
+            err.to_string()
+                .contains("\"no-bots\" reads context.headers: the context holds `token`"),
+            "{err}"
+        );
+    }
+}
+
+/// One evaluation of each policy per token (`sweep`) decides every route as asking Cedar once
+/// per route does (`explain`): action groups, `==` and `in`, a forbid, a policy that errs (and is
+/// skipped), and, in the second set, a policy whose condition reads `action` (asked per route).
+#[test]
+fn one_evaluation_per_policy_decides_every_route_as_cedar_per_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.cedarschema");
+    std::fs::write(
+        &schema,
+        r#"namespace PetStore {
+  entity UserGroup;
+  entity User in [UserGroup] { level?: Long, amr?: Set<String> };
+  entity Application;
+  action "read";
+  action "get /pets", "get /pets/{petId}" in ["read"] appliesTo { principal: [User], resource: [Application] };
+  action "post /pets", "delete /pets/{petId}" appliesTo { principal: [User], resource: [Application] };
+}"#,
+    )
+    .unwrap();
+    let base = r#"
+@id("readers") permit(principal in PetStore::UserGroup::"petstore|readers", action in PetStore::Action::"read", resource);
+@id("one") permit(principal, action in [PetStore::Action::"post /pets"], resource) when { principal has level && principal.level > 2 };
+@id("admins") permit(principal in PetStore::UserGroup::"petstore|admins", action, resource);
+@id("mfa") forbid(principal, action == PetStore::Action::"delete /pets/{petId}", resource) unless { principal has amr && principal.amr.contains("mfa") };
+@id("low") forbid(principal, action in PetStore::Action::"read", resource) when { principal has level && principal.level < 0 };
+"#;
+    let by_action = r#"@id("by-action") permit(principal, action, resource) when { action == PetStore::Action::"get /pets" && principal has level };"#;
+    let claims = [
+        r#"{"sub":"a","groups":["readers"]}"#,
+        r#"{"sub":"b","groups":["admins"],"amr":["mfa"]}"#,
+        r#"{"sub":"c","groups":["admins","readers"],"level":-1}"#,
+        r#"{"sub":"d","level":3}"#,
+        r#"{"sub":"e","level":"high"}"#,
+        r#"{"sub":"f","groups":["admins"],"level":5}"#,
+    ];
+    for (text, swept) in [
+        (base.to_owned(), true),
+        (format!("{base}{by_action}"), false),
+    ] {
+        let file = dir.path().join("p.cedar");
+        std::fs::write(&file, text).unwrap();
+        let engine = config(&[
+            ("CEDAR_POLICIES", file.to_str().unwrap()),
+            ("CEDAR_SCHEMA", schema.to_str().unwrap()),
+        ])
+        .unwrap()
+        .cedar
+        .unwrap();
+        assert_eq!(engine.sweep.is_some(), swept);
+        assert_eq!(engine.routes().list().len(), 4);
+        for claims in claims {
+            let compiled = engine.compile(0, claims.as_bytes()).unwrap();
+            let parsed = model::TokenClaims::parse(claims.as_bytes()).unwrap();
+            let explained = engine.explain(0, &parsed).unwrap();
+            for (verdict, per_route) in compiled.verdicts().iter().zip(&explained) {
+                let what = format!("{claims} {}", per_route.action);
+                assert_eq!(verdict.permitted, per_route.permitted, "{what}");
+                match verdict.policy {
+                    Some(_) => {
+                        let id = engine.policy_id(verdict.policy).to_owned();
+                        assert!(per_route.policies.contains(&id), "{what}: {id}");
+                    }
+                    None => assert!(per_route.policies.is_empty(), "{what}"),
+                }
+            }
+        }
+    }
+}
+
+/// A token's model leaves out what no policy reads (`uses`): groups-only policies get neither
+/// attributes nor `context.token`, and each of those alone when only it is read. Every decision
+/// is the one the whole model gives.
+#[test]
+fn leaving_out_what_no_policy_reads_changes_no_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = r#"
+@id("readers") permit(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets"], resource);
+@id("admins") permit(principal in PetStore::UserGroup::"petstore|admins", action, resource);
+@id("not-bob") forbid(principal == PetStore::User::"petstore|bob", action == PetStore::Action::"delete /pets/{petId}", resource);
+"#;
+    let context = r#"@id("mail") permit(principal, action == PetStore::Action::"post /pets", resource) when { context.token has email && context.token.email like "*@example.com" };"#;
+    let attribute = r#"@id("mfa") forbid(principal, action, resource) when { principal has amr && principal.amr.contains("stale") };"#;
+    let claims = [
+        r#"{"sub":"alice","groups":["readers"],"email":"a@example.com"}"#,
+        r#"{"sub":"bob","groups":["admins"],"amr":["stale"]}"#,
+        r#"{"sub":"carol","groups":"admins","email":"c@elsewhere.org","amr":["pwd"]}"#,
+        r#"{"sub":"dave"}"#,
+    ];
+    let all = uses::Uses {
+        context: true,
+        attributes: true,
+    };
+    for (text, read) in [
+        (groups.to_owned(), uses::Uses::NOTHING),
+        (
+            format!("{groups}{context}"),
+            uses::Uses {
+                context: true,
+                attributes: false,
+            },
+        ),
+        (
+            format!("{groups}{attribute}"),
+            uses::Uses {
+                context: false,
+                attributes: true,
+            },
+        ),
+        (format!("{groups}{context}{attribute}"), all),
+    ] {
+        let file = dir.path().join("p.cedar");
+        std::fs::write(&file, &text).unwrap();
+        let engine = || {
+            let routes = "GET /pets; POST /pets; DELETE /pets/{petId}";
+            let config = config(&[
+                ("CEDAR_POLICIES", file.to_str().unwrap()),
+                ("CEDAR_ROUTES", routes),
+                ("CEDAR_NAMESPACE", "PetStore"),
+            ])
+            .unwrap();
+            std::sync::Arc::try_unwrap(config.cedar.unwrap()).unwrap()
+        };
+        let pruned = engine();
+        assert_eq!(pruned.uses, read, "{text}");
+        let mut whole = engine();
+        whole.uses = all;
+        for claims in claims {
+            let decided = |e: &Engine| e.compile(0, claims.as_bytes()).unwrap();
+            assert_eq!(decided(&pruned), decided(&whole), "{claims}\n{text}");
+        }
+    }
+}

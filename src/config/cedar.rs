@@ -35,6 +35,7 @@ pub(super) fn read(
         })
         .collect();
     let lookup = |name: &str| vars.get(name);
+    let from_file = table.is_some();
     let engine = crate::cedar::from_settings(&lookup, table, &cedar_issuers, &answer.scope_claims);
     let engine = match engine {
         Ok(engine) => engine.map(std::sync::Arc::new),
@@ -45,6 +46,33 @@ pub(super) fn read(
             None
         }
     };
+    // A decision that reads the request is right for that request alone, while API Gateway
+    // applies the answer it caches per token to every call (see `cedar::context`).
+    if let Some(engine) = &engine
+        && answer.resource_mode != crate::policy::ResourceMode::Method
+    {
+        let variable = if from_file {
+            "CONFIG_FILE"
+        } else {
+            "CEDAR_POLICIES"
+        };
+        for (id, attribute) in engine.request_reads() {
+            let read = if attribute.is_empty() {
+                "the whole context".to_owned()
+            } else {
+                format!("context.{attribute}")
+            };
+            vars.problem(
+                variable,
+                format!(
+                    "policy {id:?} reads {read}, which differs per request, while API Gateway \
+                     caches one answer per token for every route: set POLICY_RESOURCE=method (and \
+                     the authorizer's result TTL to 0) to have such policies evaluated at every \
+                     request"
+                ),
+            );
+        }
+    }
     // Cedar decisions differ per route, as route rules' do (the same check as theirs).
     if engine.is_some()
         && answer.route_rules.is_empty()

@@ -73,26 +73,25 @@ impl Authorizer {
     ) -> Result<Outcome, Reject> {
         let engine = cedar.engine;
         let fresh = cedar.verified.remembered.is_none();
-        let compiled = match cedar.verified.remembered {
-            Some(compiled) => compiled,
-            None => Arc::new(engine.compile(cedar.issuer, cedar.verified.payload)?),
-        };
-        let known = engine.routes().called(call.arn, call.route);
-        let verdict = match known {
-            Some(route) => compiled.verdicts()[route],
-            None => {
-                let action = match call.route {
-                    Some((method, template)) if method != "$default" => {
-                        format!("{} {template}", method.to_ascii_lowercase())
-                    }
-                    _ => format!(
-                        "{} /{}",
-                        call.arn.method.to_ascii_lowercase(),
-                        call.arn.path
-                    ),
-                };
-                engine.decide_one(cedar.issuer, cedar.verified.payload, &action)?
-            }
+        let (verdict, known, compiled) = if engine.per_request() {
+            // Policies read the request: the called route alone, now (see `cedar::context`).
+            let (payload, issuer) = (cedar.verified.payload, cedar.issuer);
+            let (verdict, known) = engine.decide_request(issuer, payload, call.arn, call.route)?;
+            (verdict, known, None)
+        } else {
+            let compiled = match cedar.verified.remembered {
+                Some(compiled) => compiled,
+                None => Arc::new(engine.compile(cedar.issuer, cedar.verified.payload)?),
+            };
+            let known = engine.routes().called(call.arn, call.route);
+            let verdict = match known {
+                Some(route) => compiled.verdicts()[route],
+                None => {
+                    let action = crate::cedar::action_of_call(call.arn, call.route);
+                    engine.decide_one(cedar.issuer, cedar.verified.payload, &action)?
+                }
+            };
+            (verdict, known, Some(compiled))
         };
         let rules = &self.config.route_rules;
         let allowed = if call.simple {
@@ -100,20 +99,26 @@ impl Authorizer {
             policy::write_simple(out, allowed, Some(grant));
             allowed
         } else {
-            crate::cedar::write_policy(
-                out,
-                grant,
-                self.config.resource_mode,
-                rules,
-                engine,
-                &compiled,
-                (verdict, known),
-            )
+            // A per-request decision covers the called method ARN alone, whatever the mode.
+            let (mode, compiled) = match &compiled {
+                Some(compiled) => (self.config.resource_mode, &**compiled),
+                None => (
+                    policy::ResourceMode::Method,
+                    &crate::cedar::Compiled::default(),
+                ),
+            };
+            let called = (verdict, known);
+            crate::cedar::write_policy(out, grant, mode, rules, engine, compiled, called)
         };
-        if let Some((digest, key)) = cedar.verified.remember
-            && fresh
-        {
-            self.verified.remember_compiled(digest, key, compiled);
+        match (cedar.verified.remember, compiled) {
+            (Some((digest, key)), Some(compiled)) if fresh => {
+                self.verified.remember_compiled(digest, key, compiled);
+            }
+            // Per request: the signature is remembered, never a decision.
+            (Some((digest, key)), None) if !decision.cache_hit => {
+                self.verified.remember(digest, key);
+            }
+            _ => {}
         }
         // Logged and counted (`cedar_denials`) by the observer, with the decision.
         if !verdict.permitted {

@@ -34,6 +34,8 @@ struct Shared {
     events: Mutex<VecDeque<(String, Vec<u8>)>>,
     queued: Notify,
     answers: mpsc::UnboundedSender<Answer>,
+    /// When the function first asked for an event: the end of its init.
+    first_next: Mutex<Option<Instant>>,
 }
 
 /// The Runtime API server.
@@ -56,6 +58,7 @@ impl RuntimeApi {
             events: Mutex::default(),
             queued: Notify::new(),
             answers: tx,
+            first_next: Mutex::default(),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -98,6 +101,12 @@ impl RuntimeApi {
         self.shared.extensions.lock().unwrap().clone()
     }
 
+    /// When the function first asked for an event (`invocation/next`): the end of its init, as
+    /// Lambda's Init Duration counts it.
+    pub fn first_next(&self) -> Option<Instant> {
+        *self.shared.first_next.lock().unwrap()
+    }
+
     /// The next answer, or `None` after `timeout`.
     pub async fn answer(&mut self, timeout: Duration) -> Option<Answer> {
         tokio::time::timeout(timeout, self.answers.recv())
@@ -108,6 +117,11 @@ impl RuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    shared
+        .first_next
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Instant::now);
     let (id, event) = loop {
         let notified = shared.queued.notified();
         if let Some(item) = shared.events.lock().unwrap().pop_front() {
