@@ -7,12 +7,11 @@
 use crate::claims::IssuerRules;
 use crate::dpop::{self, Replays};
 use crate::events::Possession;
-use crate::json::CowStr;
+use crate::json::{CowStr, RawJson};
 use crate::mtls;
 use crate::report::Reject;
 use crate::token::Scheme;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// What a token's `cnf` claim binds it to (RFC 7800 §3.1).
@@ -32,7 +31,7 @@ impl<'a> Confirmation<'a> {
     ///
     /// # Errors
     /// [`Reject::UnsupportedBinding`] for anything else.
-    pub(crate) fn parse(cnf: &'a RawValue) -> Result<Self, Reject> {
+    pub(crate) fn parse(cnf: RawJson<'a>) -> Result<Self, Reject> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Cnf<'a> {
@@ -145,15 +144,17 @@ pub(crate) struct Token<'a> {
     /// The compact token (for a DPoP proof's `ath`).
     pub(crate) raw: &'a str,
     /// Its raw `cnf` claim.
-    pub(crate) cnf: Option<&'a RawValue>,
+    pub(crate) cnf: Option<RawJson<'a>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn raw(json: &str) -> &RawValue {
-        serde_json::from_str(json).unwrap()
+    fn raw(json: &str) -> RawJson<'_> {
+        serde_json::from_str::<&serde_json::value::RawValue>(json)
+            .unwrap()
+            .into()
     }
 
     #[test]

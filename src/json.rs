@@ -37,6 +37,26 @@ pub(crate) fn cow(value: Option<CowStr<'_>>) -> Option<Cow<'_, str>> {
     value.map(|s| s.0)
 }
 
+/// The text of one JSON value (without the whitespace around it), borrowed from a document that a
+/// reader has checked: a [`Scanner`] ([`Scanner::raw_value`]) or serde_json (from its
+/// [`RawValue`]). It is what `RawValue` is, and exists because a `&RawValue` can only come out of
+/// serde_json reading the value, which the scanner has already done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawJson<'a>(&'a str);
+
+impl<'a> RawJson<'a> {
+    /// The value's JSON text.
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'a> From<&'a RawValue> for RawJson<'a> {
+    fn from(raw: &'a RawValue) -> Self {
+        RawJson(raw.get())
+    }
+}
+
 /// A JSON scanner for the documents on the hot path (events, JOSE headers, claims), which borrows
 /// every string it keeps and skips the values it does not need without building anything.
 ///
@@ -230,22 +250,18 @@ impl<'a> Scanner<'a> {
         self.literal(b"null")
     }
 
-    /// Reads any JSON value with serde_json, the reference, as a [`RawValue`] borrowed from the
-    /// input (it must be UTF-8), and moves past it: one pass, where skipping the value here first
-    /// and then handing its text to serde_json read it twice.
-    pub(crate) fn raw_value(&mut self) -> Option<&'a RawValue> {
+    /// Skips one value of `json`, the UTF-8 document this scanner reads, and returns its text:
+    /// the claims parser keeps a captured claim this way, read once, by the same checks that skip
+    /// the claims it does not keep (serde_json's `RawValue` would have it read the value again).
+    pub(crate) fn raw_value(&mut self, json: &'a str) -> Option<RawJson<'a>> {
+        debug_assert!(
+            std::ptr::eq(json.as_bytes(), self.bytes),
+            "the scanner's own document"
+        );
         self.peek()?;
-        let rest = &self.bytes[self.at..];
-        let raw: &'a RawValue =
-            Deserialize::deserialize(&mut serde_json::Deserializer::from_slice(rest)).ok()?;
-        // The value's text is a slice of `rest`: where it ends is where the scanner goes on.
-        let text = raw.get();
-        let end = (text.as_ptr() as usize).checked_sub(rest.as_ptr() as usize)? + text.len();
-        if end > rest.len() {
-            return None;
-        }
-        self.at += end;
-        Some(raw)
+        let start = self.at;
+        self.skip_value()?;
+        json.get(start..self.at).map(RawJson)
     }
 
     /// Skips the rest of a string (after its opening quote), checking its escapes and that it
@@ -344,20 +360,22 @@ fn first_unusual(bytes: &[u8]) -> Option<usize> {
     const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
     const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
     let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
-    let mut words = bytes.chunks_exact(8);
-    for (i, word) in (&mut words).enumerate() {
+    // A plain index rather than `chunks_exact`, whose remainder bookkeeping cost more than the
+    // first word's test, which is all most strings (names, short values) need.
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
         let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         let controls = x.wrapping_sub(SPACES) & !x;
         let non_ascii = x;
         let flags =
             (zero_bytes(x ^ QUOTES) | zero_bytes(x ^ BACKSLASHES) | controls | non_ascii) & HIGH;
         if flags != 0 {
-            return Some(i * 8 + flags.trailing_zeros() as usize / 8);
+            return Some(at + flags.trailing_zeros() as usize / 8);
         }
+        at += 8;
     }
-    let tail = bytes.len() - words.remainder().len();
     let unusual = |&b: &u8| b == b'"' || b == b'\\' || !(b' '..0x80).contains(&b);
-    words.remainder().iter().position(unusual).map(|i| tail + i)
+    bytes[at..].iter().position(unusual).map(|i| at + i)
 }
 
 /// The text of a string (`rest` follows its opening quote) that is long or not printable ASCII,

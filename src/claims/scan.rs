@@ -28,7 +28,7 @@ pub(super) fn scan<'a>(json: &'a str, rules: &Rules) -> Option<Claims<'a>> {
                 (None, None) => scanner.skip_value()?,
                 (Some(field), None) => read(&mut scanner, field, &mut claims, &rules.audiences)?,
                 (field, Some(slot)) => {
-                    let raw = scanner.raw_value()?;
+                    let raw = scanner.raw_value(json)?;
                     claims.captured[slot] = Some(raw);
                     if let Some(field) = field {
                         let mut value = Scanner::new(raw.get().as_bytes());
@@ -106,7 +106,7 @@ mod tests {
     }
 
     /// What the scanner read, or `None`, beside what serde_json reads, both as text (`Claims`
-    /// holds `RawValue`s, which have no `PartialEq`).
+    /// has no `PartialEq`).
     fn both(json: &str, rules: &Rules) -> (Option<String>, String) {
         (
             scan(json, rules).map(|claims| format!("{claims:?}")),

@@ -77,7 +77,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                 (field, Some(slot)) => {
                     let raw: &'de RawValue = map.next_value()?;
                     mark(CAPTURED_BIT0 + slot as u32)?;
-                    claims.captured[slot] = Some(raw);
+                    claims.captured[slot] = Some(raw.into());
                     if let Some(field) = field {
                         let mut de = serde_json::Deserializer::from_str(raw.get());
                         FieldSeed {

@@ -72,8 +72,8 @@ fn a_typical_auth0_access_token_is_valid_and_borrowed() {
         claims.scopes(&rules),
         Ok(Some(Scopes::Words(Cow::Borrowed("openid read:pets"))))
     ));
-    assert_eq!(claims.captured[0].map(RawValue::get), Some(r#""a@b.c""#));
-    assert_eq!(claims.captured[1].map(RawValue::get), Some(r#""auth0|1""#));
+    assert_eq!(claims.captured[0].map(RawJson::get), Some(r#""a@b.c""#));
+    assert_eq!(claims.captured[1].map(RawJson::get), Some(r#""auth0|1""#));
 }
 
 /// Both parsers find a captured claim through `Rules::slot_of`, so their agreement cannot catch

@@ -81,10 +81,10 @@ pub fn parse(json: &[u8]) -> Result<Event<'_>, Reject> {
 /// would be cached under a key other than the one the configuration promises.
 pub fn parse_with<'a>(json: &'a [u8], identity: &IdentitySource) -> Result<Event<'a>, Reject> {
     let names = Names::of(identity);
-    let fields = match scan::scan(json, &names) {
-        Some(fields) => fields,
-        None => Fields::with_serde(json, &names)?,
-    };
+    let mut fields = Fields::default();
+    if scan::scan(json, &names, &mut fields).is_none() {
+        fields = Fields::with_serde(json, &names)?;
+    }
     fields.into_event(identity)
 }
 

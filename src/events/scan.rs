@@ -8,73 +8,26 @@ use super::{
 use crate::json::Scanner;
 use std::borrow::Cow;
 
-/// The fast path: reads the events API Gateway actually sends with a [`Scanner`], or gives up
-/// with `None` and leaves the event to [`Fields::with_serde`].
-pub(super) fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
+/// The fast path: reads the events API Gateway actually sends with a [`Scanner`] into `fields`
+/// (all `None`), or gives up with `None` and leaves the event to [`Fields::with_serde`]. Filled in
+/// place: the fields are half a kilobyte, which returning them would copy.
+pub(super) fn scan<'a>(json: &'a [u8], names: &Names<'_>, fields: &mut Fields<'a>) -> Option<()> {
     let mut scanner = Scanner::new(json);
-    let mut fields = Fields::default();
     let mut seen = 0u16;
     if !scanner.open(b'{')? {
         loop {
-            let key = scanner.key()?;
-            let bit = match key {
-                "type" => 1,
-                "version" => 2,
-                "authorizationToken" => 4,
-                "methodArn" => 8,
-                "routeArn" => 16,
-                "headers" => 32,
-                "identitySource" => 64,
-                "queryStringParameters" => 128,
-                "routeKey" => 256,
-                "resource" => 512,
-                "httpMethod" => 1024,
-                "rawPath" => 2048,
-                "requestContext" => 4096,
-                _ => 0,
-            };
-            if bit == 0 {
-                scanner.skip_value()?;
-            } else {
-                if seen & bit != 0 {
-                    return None; // serde_json: "duplicate field"
-                }
-                seen |= bit;
-                if scanner.peek()? == b'n' {
-                    scanner.null()?;
-                } else {
-                    match key {
-                        "headers" => {
-                            [fields.header, fields.dpop] = members_named(
-                                &mut scanner,
-                                [names.header, Some(DPOP_HEADER)],
-                                true,
-                            )?;
-                        }
-                        "queryStringParameters" => {
-                            [fields.query, _] =
-                                members_named(&mut scanner, [names.query, None], false)?;
-                        }
-                        "requestContext" => {
-                            fields.context = Some(request_context(&mut scanner)?);
-                        }
-                        "identitySource" => {
-                            fields.identity = Some(identity_values(&mut scanner, names)?);
-                        }
-                        _ => {
-                            let value = Some(Cow::Borrowed(scanner.string()?));
-                            *match key {
-                                "type" => &mut fields.kind,
-                                "version" => &mut fields.version,
-                                "authorizationToken" => &mut fields.authorization_token,
-                                "methodArn" => &mut fields.method_arn,
-                                "routeArn" => &mut fields.route_arn,
-                                "routeKey" => &mut fields.route_key,
-                                "resource" => &mut fields.resource,
-                                "rawPath" => &mut fields.raw_path,
-                                _ => &mut fields.http_method,
-                            } = value;
-                        }
+            match Member::named(scanner.key()?) {
+                None => scanner.skip_value()?,
+                Some(member) => {
+                    let bit = 1 << member as u16;
+                    if seen & bit != 0 {
+                        return None; // serde_json: "duplicate field"
+                    }
+                    seen |= bit;
+                    if scanner.peek()? == b'n' {
+                        scanner.null()?;
+                    } else {
+                        member.read(&mut scanner, names, fields)?;
                     }
                 }
             }
@@ -84,7 +37,88 @@ pub(super) fn scan<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> 
         }
     }
     // Nothing but whitespace may follow.
-    scanner.at_end().then_some(fields)
+    scanner.at_end().then_some(())
+}
+
+/// The members of an event the authorizer reads, each matched by name once.
+#[derive(Clone, Copy)]
+enum Member {
+    Type,
+    Version,
+    AuthorizationToken,
+    MethodArn,
+    RouteArn,
+    Headers,
+    IdentitySource,
+    QueryStringParameters,
+    RouteKey,
+    Resource,
+    HttpMethod,
+    RawPath,
+    RequestContext,
+}
+
+// Each member has its bit in `scan`'s `seen`.
+const _: () = assert!((Member::RequestContext as u32) < u16::BITS);
+
+impl Member {
+    fn named(key: &str) -> Option<Self> {
+        Some(match key {
+            "type" => Member::Type,
+            "version" => Member::Version,
+            "authorizationToken" => Member::AuthorizationToken,
+            "methodArn" => Member::MethodArn,
+            "routeArn" => Member::RouteArn,
+            "headers" => Member::Headers,
+            "identitySource" => Member::IdentitySource,
+            "queryStringParameters" => Member::QueryStringParameters,
+            "routeKey" => Member::RouteKey,
+            "resource" => Member::Resource,
+            "httpMethod" => Member::HttpMethod,
+            "rawPath" => Member::RawPath,
+            "requestContext" => Member::RequestContext,
+            _ => return None,
+        })
+    }
+
+    /// Reads the member's value (not `null`) into its field.
+    fn read<'a>(
+        self,
+        scanner: &mut Scanner<'a>,
+        names: &Names<'_>,
+        fields: &mut Fields<'a>,
+    ) -> Option<()> {
+        let string = match self {
+            Member::Headers => {
+                [fields.header, fields.dpop] =
+                    members_named(scanner, [names.header, Some(DPOP_HEADER)], true)?;
+                return Some(());
+            }
+            Member::QueryStringParameters => {
+                [fields.query, _] = members_named(scanner, [names.query, None], false)?;
+                return Some(());
+            }
+            Member::RequestContext => {
+                fields.context = Some(request_context(scanner)?);
+                return Some(());
+            }
+            Member::IdentitySource => {
+                fields.identity = Some(identity_values(scanner, names)?);
+                return Some(());
+            }
+            Member::Type => &mut fields.kind,
+            Member::Version => &mut fields.version,
+            Member::AuthorizationToken => &mut fields.authorization_token,
+            Member::MethodArn => &mut fields.method_arn,
+            Member::RouteArn => &mut fields.route_arn,
+            Member::RouteKey => &mut fields.route_key,
+            Member::Resource => &mut fields.resource,
+            Member::HttpMethod => &mut fields.http_method,
+            Member::RawPath => &mut fields.raw_path,
+        };
+        *string = Some(Cow::Borrowed(scanner.string()?));
+        Some(())
+    }
 }
 
 /// The string members `names` of an object (`headers`, `queryStringParameters`), found without

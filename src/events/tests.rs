@@ -4,6 +4,12 @@ const TOKEN_EVENT: &[u8] = include_bytes!("../../events/token.json");
 const REQUEST_EVENT: &[u8] = include_bytes!("../../events/request.json");
 const HTTP_V2_EVENT: &[u8] = include_bytes!("../../events/http-api-v2.json");
 
+/// What the scanner reads of an event, or `None` where it leaves the event to serde_json.
+fn scanned<'a>(json: &'a [u8], names: &Names<'_>) -> Option<Fields<'a>> {
+    let mut fields = Fields::default();
+    scan::scan(json, names, &mut fields).map(|()| fields)
+}
+
 #[test]
 fn reads_the_sample_events_without_copying() {
     let token = parse(TOKEN_EVENT).unwrap();
@@ -43,7 +49,7 @@ fn the_request_is_read_for_sender_constrained_tokens() {
 
     let event = br#"{"type":"REQUEST","methodArn":"a","httpMethod":"POST","headers":{"dpop":"p.r.f","Authorization":"DPoP t"},"requestContext":{"domainName":"api.example.com","path":"/v1/pets","identity":{"sourceIp":"1","clientCert":{"clientCertPem":"PEM","validity":{}}}}}"#;
     let names = default_names();
-    let fields = scan::scan(event, &names).expect("the scanner reads it");
+    let fields = scanned(event, &names).expect("the scanner reads it");
     assert_eq!(Ok(&fields), Fields::with_serde(event, &names).as_ref());
     let possession = fields
         .into_event(&IdentitySource::default())
@@ -56,7 +62,7 @@ fn the_request_is_read_for_sender_constrained_tokens() {
     assert_eq!(possession.client_cert_pem.as_deref(), Some("PEM"));
     // HTTP API mutual TLS: the certificate is in `authentication`, and only there.
     let http = br#"{"version":"2.0","routeArn":"a","requestContext":{"identity":{"clientCert":{"clientCertPem":"REST"}},"authentication":{"clientCert":{"clientCertPem":"HTTP","subjectDN":"CN=c"}}}}"#;
-    let fields = scan::scan(http, &names).expect("the scanner reads it");
+    let fields = scanned(http, &names).expect("the scanner reads it");
     assert_eq!(Ok(&fields), Fields::with_serde(http, &names).as_ref());
     let possession = fields
         .into_event(&IdentitySource::default())
@@ -69,7 +75,7 @@ fn the_request_is_read_for_sender_constrained_tokens() {
     assert_eq!(parse(http_place).unwrap().possession.client_cert_pem, None);
     // Twice in one object: left to serde_json, which refuses the event.
     let twice = br#"{"version":"2.0","routeArn":"a","requestContext":{"authentication":null,"authentication":{}}}"#;
-    assert_eq!(scan::scan(twice, &names), None);
+    assert_eq!(scanned(twice, &names), None);
     assert_eq!(parse(twice), Err(Reject::BadEvent));
     // Two `DPoP` headers (in two cases) are refused, as two credentials are.
     let twice = br#"{"type":"REQUEST","methodArn":"a","headers":{"DPoP":"a","dpop":"b"}}"#;
@@ -193,7 +199,7 @@ fn other_shapes_are_bad_events() {
 fn the_sample_events_take_the_fast_path() {
     for event in [TOKEN_EVENT, REQUEST_EVENT, HTTP_V2_EVENT] {
         let names = default_names();
-        let fields = scan::scan(event, &names).expect("the scanner reads it");
+        let fields = scanned(event, &names).expect("the scanner reads it");
         assert_eq!(Ok(&fields), Fields::with_serde(event, &names).as_ref());
     }
 }
@@ -215,7 +221,7 @@ fn the_scanner_leaves_what_it_is_unsure_of_to_serde_json() {
         b"{\"type\":\"TOKEN\",\"methodArn\":\"a\tb\"}",
     ] {
         assert_eq!(
-            scan::scan(event, &default_names()),
+            scanned(event, &default_names()),
             None,
             "{}",
             String::from_utf8_lossy(event)
@@ -238,14 +244,14 @@ fn ignored_values_of_every_kind_are_skipped() {
         "type":"TOKEN", "y":{ }, "methodArn" : "a" , "z":-0.0E1 } "#
         .as_bytes();
     let names = default_names();
-    let fields = scan::scan(event, &names).expect("the scanner reads it");
+    let fields = scanned(event, &names).expect("the scanner reads it");
     assert_eq!(fields.kind.as_deref(), Some("TOKEN"));
     assert_eq!(Ok(fields), Fields::with_serde(event, &names));
 }
 
 mod agree_with_serde_json {
     use super::super::*;
-    use super::{HTTP_V2_EVENT, REQUEST_EVENT, TOKEN_EVENT, default_names};
+    use super::{HTTP_V2_EVENT, REQUEST_EVENT, TOKEN_EVENT, default_names, scanned};
     use crate::json::arbitrary::{damage, object, text, value};
     use proptest::prelude::*;
     use serde_json::Value;
@@ -260,7 +266,7 @@ mod agree_with_serde_json {
             route_key: Some(1),
         };
         for names in [default_names(), query] {
-            if let Some(fields) = scan::scan(event, &names) {
+            if let Some(fields) = scanned(event, &names) {
                 prop_assert_eq!(
                     Ok(fields),
                     Fields::with_serde(event, &names),

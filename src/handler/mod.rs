@@ -24,14 +24,14 @@ use crate::claims::{self, CAPTURE_SLOTS, IssuerRules, Rules};
 use crate::config::{Config, HttpApiResponse, RejectMode};
 use crate::events::{self, EventKind, Possession};
 use crate::introspection::{self, Introspector};
+use crate::json::RawJson;
 
 use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::KeyStore;
 use crate::report::{Decision, Observer, Outcome, Reject, Trigger};
 use crate::token::{self, DecodeBuf, Scheme};
 use crate::verified::VerifiedTokens;
-use arrayvec::ArrayString;
-use serde_json::value::RawValue;
+use arrayvec::{ArrayString, ArrayVec};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -146,9 +146,11 @@ impl Authorizer {
     /// Authorizes one event at time `now` (seconds since the epoch), without logging.
     pub async fn authorize_at(&self, event: &[u8], now: u64, out: &mut Vec<u8>) -> Decision {
         let mut decision = Decision::new();
-        let event = match events::parse_with(event, &self.config.identity_source) {
+        // Borrowed where it was parsed, rather than moved (copied) out of the `Result`.
+        let parsed = events::parse_with(event, &self.config.identity_source);
+        let event = match &parsed {
             Ok(event) => event,
-            Err(reject) => {
+            &Err(reject) => {
                 if reject == Reject::UnsafeCacheKey {
                     explain_unsafe_cache_key(&self.config, UnsafeCache::IdentityMismatch);
                 }
@@ -267,7 +269,10 @@ impl Authorizer {
         // Unverified until the signature is checked, but only its `iss` is used before that: to
         // pick the issuer whose keys must verify it.
         let payload = payload_buf.decode(segments.payload)?;
-        let claims = claims::parse(payload, &self.rules)?;
+        // Borrowed where they were parsed: moved out of the `Result`, the claims (close to half a
+        // kilobyte) were copied.
+        let parsed = claims::parse(payload, &self.rules);
+        let claims = parsed.as_ref().map_err(|&reject| reject)?;
         let index = claims
             .iss
             .as_deref()
@@ -318,7 +323,7 @@ impl Authorizer {
         };
         Ok(self.grant(
             index,
-            &claims,
+            claims,
             (scheme, raw),
             verified,
             call,
@@ -359,15 +364,11 @@ impl Authorizer {
         let principal = claims.sub.as_deref().unwrap_or_default();
         truncate_into(&mut decision.sub, principal);
 
-        let mut captured: [(&str, Option<&RawValue>); CAPTURE_SLOTS] = [("", None); CAPTURE_SLOTS];
-        for ((slot, name), value) in captured
-            .iter_mut()
-            .zip(&self.rules.captured)
-            .zip(&claims.captured)
-        {
-            *slot = (name.as_str(), *value);
+        // Each captured claim beside its name, on the stack; only the slots in use are written.
+        let mut captured = ArrayVec::<(&str, Option<RawJson>), CAPTURE_SLOTS>::new();
+        for (name, value) in self.rules.captured.iter().zip(&claims.captured) {
+            captured.push((name.as_str(), *value));
         }
-        let captured = &captured[..self.rules.captured.len()];
         let grant = Grant {
             principal,
             arn: call.arn,
@@ -376,7 +377,7 @@ impl Authorizer {
             scope: scopes.as_ref(),
             usage_identifier: usage_identifier.as_deref(),
             context: &captured[..self.config.context_claims.len()],
-            claims: captured,
+            claims: &captured,
         };
         #[cfg(feature = "cedar")]
         if let Some(engine) = &self.config.cedar {

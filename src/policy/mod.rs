@@ -11,7 +11,7 @@ mod route_rule;
 pub use route_rule::RouteRule;
 
 use crate::claims::Scopes;
-use serde_json::value::RawValue;
+use crate::json::RawJson;
 
 /// Which resource an Allow statement covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,9 +128,9 @@ pub struct Grant<'a> {
     /// The `USAGE_IDENTIFIER_CLAIM` value, answered as `usageIdentifierKey`.
     pub usage_identifier: Option<&'a str>,
     /// Configured claims for the context, by name; `None` where the token lacks the claim.
-    pub context: &'a [(&'a str, Option<&'a RawValue>)],
+    pub context: &'a [(&'a str, Option<RawJson<'a>>)],
     /// Every claim kept from the token (the context's first), by name, for route rules.
-    pub claims: &'a [(&'a str, Option<&'a RawValue>)],
+    pub claims: &'a [(&'a str, Option<RawJson<'a>>)],
 }
 
 impl Grant<'_> {

@@ -2,9 +2,8 @@
 //! (route templates, greedy routes and the normalised paths a backend may read).
 
 use super::{Grant, MethodArn, wildcard_match};
-use crate::json::CowStr;
+use crate::json::{CowStr, RawJson};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use std::fmt;
 
 /// A route that needs scopes or claims: from `ROUTE_SCOPES` (`GET /pets/{petId}=read:pets`) or a
@@ -233,7 +232,7 @@ fn normalized_path(path: &str) -> String {
 
 /// Whether a claim holds `value`: a string equal to it or with it among its space-separated words
 /// (like `scope`), or an array with it as one of its strings (like `cognito:groups`).
-pub fn claim_contains(claim: &RawValue, value: &str) -> bool {
+pub fn claim_contains(claim: RawJson<'_>, value: &str) -> bool {
     struct Contains<'v>(&'v str);
     impl<'de> Visitor<'de> for Contains<'_> {
         type Value = bool;

@@ -1,9 +1,15 @@
 use super::route_rule::claim_contains;
 use super::*;
 use proptest::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/pets/1";
+
+/// A claim's raw JSON, as the claims parser keeps it.
+fn raw(json: &str) -> RawJson<'_> {
+    serde_json::from_str::<&RawValue>(json).unwrap().into()
+}
 
 fn rules(spec: &[&str]) -> Vec<RouteRule> {
     spec.iter().map(|r| RouteRule::parse(r).unwrap()).collect()
@@ -15,7 +21,7 @@ fn words(scope: &str) -> &'static Scopes<'static> {
 }
 
 /// A grant of `scope` by issuer `users`, with the claims kept for route rules.
-fn grant<'a>(scope: Option<&'a str>, claims: &'a [(&'a str, Option<&'a RawValue>)]) -> Grant<'a> {
+fn grant<'a>(scope: Option<&'a str>, claims: &'a [(&'a str, Option<RawJson<'a>>)]) -> Grant<'a> {
     Grant {
         principal: "auth0|alice",
         arn: MethodArn::parse(ARN).unwrap(),
@@ -139,9 +145,9 @@ fn rules_parse_methods_paths_and_scopes() {
 
 #[test]
 fn rules_can_apply_to_some_issuers_and_need_claim_values() {
-    let groups: &RawValue = serde_json::from_str(r#"["readers","admins"]"#).unwrap();
-    let role: &RawValue = serde_json::from_str(r#""ops admin""#).unwrap();
-    let number: &RawValue = serde_json::from_str("7").unwrap();
+    let groups = raw(r#"["readers","admins"]"#);
+    let role = raw(r#""ops admin""#);
+    let number = raw("7");
     let claims = [("cognito:groups", Some(groups)), ("role", Some(role))];
     let rule = |issuers: &[&str], claims: &[(&str, &[&str])]| {
         RouteRule::new(
@@ -185,9 +191,6 @@ fn wildcards_match_like_iam() {
 
 #[test]
 fn context_claims_are_flattened_to_what_api_gateway_accepts() {
-    fn raw(s: &str) -> &RawValue {
-        serde_json::from_str(s).unwrap()
-    }
     let (email, n, b, obj, arr, null) = (
         raw(r#""a@b.c""#),
         raw("42"),
@@ -328,9 +331,9 @@ proptest! {
         let arn = format!("arn:aws:execute-api:r:1:api/{}/GET/pets", stage.replace('/', ""));
         let Some(arn) = MethodArn::parse(&arn) else { return Ok(()) };
         let claim_json = serde_json::to_string(&claim).unwrap();
-        let claim_raw: &RawValue = serde_json::from_str(&claim_json).unwrap();
+        let claim_raw = raw(&claim_json);
         let object = serde_json::to_string(&json!({ "k": claim })).unwrap();
-        let object_raw: &RawValue = serde_json::from_str(&object).unwrap();
+        let object_raw = raw(&object);
         let context = [(name.as_str(), Some(claim_raw)), ("obj", Some(object_raw))];
         let grant = Grant {
             principal: &principal,
@@ -363,7 +366,7 @@ proptest! {
 #[test]
 fn answers_are_written_compactly_in_a_fixed_order() {
     let rules = rules(&["POST /pets=write:pets", "DELETE /pets/{id}=admin"]);
-    let email: &RawValue = serde_json::from_str(r#""a@b.c""#).unwrap();
+    let email = raw(r#""a@b.c""#);
     let grant = Grant {
         scope: Some(words("read:pets")),
         context: &[("email", Some(email))],
