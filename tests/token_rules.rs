@@ -311,14 +311,19 @@ async fn other_algorithms_are_accepted_only_when_listed() {
     let es = SigningKey::generate(Algorithm::ES256, "es").unwrap();
     let ed = SigningKey::generate(Algorithm::EdDSA, "ed").unwrap();
     let ps = SigningKey::generate(Algorithm::PS256, "ps").unwrap();
-    let server = JwksServer::with_keys(&[&es, &ed, &ps]).await;
+    let es384 = SigningKey::generate(Algorithm::ES384, "es384").unwrap();
+    let keys = [&es, &ed, &ps, &es384];
+    let server = JwksServer::with_keys(&keys).await;
     let claims = good_claims(&server.issuer());
     let strict = authorizer_for(&server, &[]);
-    for key in [&es, &ed, &ps] {
+    for key in keys {
         assert_rejected(&strict, &key.sign(&claims).unwrap(), Reject::AlgNotAllowed).await;
     }
-    let open = authorizer_for(&server, &[("ALLOWED_ALGORITHMS", "ES256, EdDSA, PS256")]);
-    for key in [&es, &ed, &ps] {
+    let open = authorizer_for(
+        &server,
+        &[("ALLOWED_ALGORITHMS", "ES256, EdDSA, PS256, ES384")],
+    );
+    for key in keys {
         assert_eq!(
             authorize(&open, &key.sign(&claims).unwrap())
                 .await

@@ -303,3 +303,42 @@ fn with_duplicate_kids_the_first_usable_key_is_found() {
     assert!(KeySet::empty().find("rsa").is_none() && KeySet::empty().fetched_at().is_none());
     assert!(keys.fetched_at().is_some());
 }
+
+/// RFC 7517 §4.4: a JWK's `alg` names the one algorithm the key is used with. Each algorithm we
+/// verify, named on a key of its type, restricts the key to exactly that algorithm (an `alg` we did
+/// not recognise would skip the key instead).
+#[test]
+fn each_algorithm_a_jwk_may_name_restricts_its_key_to_it() {
+    let p384 = SigningKey::generate(Algorithm::ES384, "ec384").unwrap();
+    let ed = SigningKey::generate(Algorithm::EdDSA, "ed").unwrap();
+    for alg in Algorithm::ALL {
+        let key = match alg.key_kind() {
+            KeyKind::Rsa => rsa(),
+            KeyKind::P256 => p256(),
+            KeyKind::P384 => &p384,
+            KeyKind::Ed25519 => &ed,
+        };
+        let jwk = with(jwk_without_alg(key), json!({ "alg": alg.as_str() }));
+        assert_eq!(one(jwk, &Algorithm::ALL), Ok(vec![alg]), "{alg:?}");
+    }
+}
+
+/// Only P-256 and P-384 (`kty: EC`, RFC 7518 §6.2.1.1) and Ed25519 (`kty: OKP`, RFC 8037 §2) are
+/// curves we verify with. Any other curve, or a curve named under the other key type, skips the key
+/// rather than reading its coordinates as a key of another curve.
+#[test]
+fn keys_on_curves_we_do_not_verify_with_are_skipped() {
+    const UNSUPPORTED: Result<Vec<Algorithm>, &str> = Err("unsupported key type or curve");
+    let all = &Algorithm::ALL[..];
+    let coordinate = URL_SAFE_NO_PAD.encode([1u8; 66]);
+    let p521 =
+        json!({ "kty": "EC", "kid": "p521", "crv": "P-521", "x": coordinate, "y": coordinate });
+    assert_eq!(one(p521, all), UNSUPPORTED);
+    let ed = SigningKey::generate(Algorithm::EdDSA, "ed").unwrap();
+    for crv in ["P-256", "P-384"] {
+        let okp = with(jwk_without_alg(&ed), json!({ "crv": crv }));
+        assert_eq!(one(okp, all), UNSUPPORTED, "OKP {crv}");
+    }
+    let ec_named_ed25519 = with(jwk_without_alg(p256()), json!({ "crv": "Ed25519" }));
+    assert_eq!(one(ec_named_ed25519, all), UNSUPPORTED);
+}

@@ -95,12 +95,14 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
+        // `*` first: tried as a literal against a `*` in the text, it left no backtrack point, so
+        // `pets/*` did not cover a called `pets/*x` (found by cargo-mutants, issue 21).
+        if pi < p.len() && p[pi] == b'*' {
             backtrack = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((star, matched)) = backtrack {
             pi = star + 1;
             ti = matched + 1;

@@ -187,6 +187,12 @@ fn wildcards_match_like_iam() {
     assert!(!wildcard_match("G?T/*", "GT/x"));
     assert!(wildcard_match("*a*b*", "xxaxxbxx"));
     assert!(!wildcard_match("*a*b", "xxbxxa"));
+    // A `*` in the text is one more character for a pattern's `*` or `?` to match: a rule on
+    // `GET/admin/*` covers a call to `/admin/*x`.
+    assert!(wildcard_match("*", "*a"));
+    assert!(wildcard_match("GET/admin/*", "GET/admin/*x"));
+    assert!(wildcard_match("*?", "a*"));
+    assert!(!wildcard_match("*?", ""));
 }
 
 #[test]
