@@ -268,3 +268,35 @@ async fn a_usage_identifier_claim_becomes_the_usage_plan_key() {
     let missing = env_for(&server, &[("USAGE_IDENTIFIER_CLAIM", "client_id")]);
     refused(&invoke(&missing, &event).await, "missing_usage_identifier");
 }
+
+/// A rule's `*` covers every character of the called path, a literal `*` in it too. Found by
+/// cargo-mutants (issue 21): the matcher took a pattern's `*` for the literal `*` facing it and
+/// lost its way back, so under `$default` a simple answer said yes to `GET /admin/*x` for a token
+/// the rule on `GET /admin/*` refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_covers_a_called_path_with_a_literal_star() {
+    let (server, bearer) = reader().await;
+    let env = env_for(
+        &server,
+        &[
+            ("ROUTE_SCOPES", "GET /admin/*=admin"),
+            (
+                "IDENTITY_SOURCE",
+                "$request.header.Authorization, $context.routeKey",
+            ),
+        ],
+    );
+    for call in ["GET /admin/x", "GET /admin/*x", "GET /admin/a*b/c"] {
+        let event = http_event("$default", call, &[&bearer, "$default"], None);
+        let run = invoke(&env, &event).await;
+        assert_eq!(run.code, 0, "{call}: {}", run.stderr);
+        assert_eq!(
+            run.answer()["isAuthorized"],
+            false,
+            "{call}: {}",
+            run.stdout
+        );
+    }
+    let event = http_event("$default", "GET /pets", &[&bearer, "$default"], None);
+    assert_eq!(invoke(&env, &event).await.answer()["isAuthorized"], true);
+}
