@@ -21,31 +21,11 @@ mod cedar_set;
 mod support;
 
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::runtime_api::{RuntimeApi, lambda_environment};
+use support::runtime_api::{RuntimeApi, lambda_environment, release_binary};
 use support::*;
 use tokio::process::Command;
-
-fn release_binary() -> PathBuf {
-    if let Some(binary) = std::env::var_os("AUTHORIZER_BIN") {
-        return PathBuf::from(binary);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let binary = target.join("release/authorizer");
-    if !binary.is_file() {
-        eprintln!(
-            "no release binary at {}: run `cargo build --release --no-default-features \
-             --features cedar --bin authorizer` first",
-            binary.display()
-        );
-        std::process::exit(2);
-    }
-    binary
-}
 
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();
@@ -59,7 +39,9 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; this harness takes no arguments.
-    let binary = release_binary();
+    let binary = release_binary(
+        "cargo build --release --no-default-features --features cedar --bin authorizer",
+    );
     let runs: usize = std::env::var("RUNS")
         .ok()
         .and_then(|v| v.parse().ok())

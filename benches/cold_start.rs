@@ -14,31 +14,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::runtime_api::{RuntimeApi, lambda_environment};
+use support::runtime_api::{RuntimeApi, lambda_environment, release_binary};
 use support::tls::TestCa;
 use support::*;
 use tokio::process::Command;
-
-fn release_binary() -> PathBuf {
-    if let Some(binary) = std::env::var_os("AUTHORIZER_BIN") {
-        return PathBuf::from(binary);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let binary = target.join("release/authorizer");
-    if !binary.is_file() {
-        eprintln!(
-            "no release binary at {}: run `cargo build --release --no-default-features` first",
-            binary.display()
-        );
-        std::process::exit(2);
-    }
-    binary
-}
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -56,7 +37,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; this harness takes no arguments.
-    let binary = release_binary();
+    let binary = release_binary("cargo build --release --no-default-features");
     let runs = env_number("RUNS", 20);
     let authorizations = env_number("AUTHORIZATIONS", 100_000);
 

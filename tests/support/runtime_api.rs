@@ -261,3 +261,24 @@ pub async fn stop_and_read_stdout(
         .collect();
     (stdout, documents)
 }
+
+/// The release Lambda binary the cold-start benches start: `AUTHORIZER_BIN`, else
+/// `release/authorizer` under the target directory. Exits with a hint (`build`, the cargo line
+/// that makes it) when there is none.
+pub fn release_binary(build: &str) -> std::path::PathBuf {
+    if let Some(binary) = std::env::var_os("AUTHORIZER_BIN") {
+        return binary.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let binary = target.join("release/authorizer");
+    if !binary.is_file() {
+        eprintln!(
+            "no release binary at {}: run `{build}` first",
+            binary.display()
+        );
+        std::process::exit(2);
+    }
+    binary
+}
