@@ -35,6 +35,7 @@ use cedar_policy::{Authorizer, Decision, Entities, EntityUid, PolicyId, PolicySe
 use model::{IssuerModel, Model, TokenClaims};
 use routes::Routes;
 use std::fmt;
+use uses::Uses;
 
 /// The label of a denial that no `forbid` decided: no `permit` applied.
 pub const NO_PERMIT: &str = "none";
@@ -58,11 +59,12 @@ pub struct Engine {
     /// The policies that read the request's context, by id, with the attribute read
     /// ([`context::WHOLE`]: the whole record): evaluated per request when there are any.
     request_reads: Vec<(String, String)>,
-    /// Every route decided by one evaluation of each policy (`None`: a policy reads `action`,
-    /// and each route is asked in turn).
+    /// Every route decided by one evaluation of each policy's conditions (`None`: a policy reads
+    /// `action`, and each route is asked in turn).
     sweep: Option<sweep::Sweep>,
-    /// What the policies read of a token: the rest is not built.
-    uses: uses::Uses,
+    /// What the policies read of a token, scopes and all: the model built to evaluate them
+    /// whole (per route, or per request). The sweep has its own.
+    uses: Uses,
 }
 
 impl fmt::Debug for Engine {
@@ -159,26 +161,36 @@ impl Engine {
     /// [`Reject::MissingClaim`] without a string `sub`.
     pub fn compile(&self, issuer: usize, payload: &[u8]) -> Result<Compiled, Reject> {
         let claims = TokenClaims::parse(payload)?;
-        let prepared = self.prepare(issuer, &claims)?;
         let verdicts = match (&self.sweep, self.route_actions.first()) {
             (Some(sweep), Some(any)) => {
-                // The policies carry no action constraint: any action will do.
-                let request = Request::new(
-                    prepared.principal,
-                    any.clone(),
-                    self.model.resource().clone(),
-                    prepared.context,
-                    None,
-                )
-                .expect("requests are not checked against a schema");
-                let index_of = |id: &PolicyId| self.index_of(id);
-                sweep.verdicts(&request, &prepared.entities, &self.authorizer, index_of)
+                let model = self.issuers.get(issuer).ok_or(Reject::UnknownIssuer)?;
+                let groups: Vec<&str> = model.groups(&claims).collect();
+                let who = sweep::Who {
+                    prefix: &model.prefix,
+                    sub: claims.sub()?,
+                    groups: &groups,
+                };
+                sweep.verdicts(&who, || {
+                    let prepared = self.prepare(issuer, &claims, &sweep.uses)?;
+                    // The conditions read no action: any will do.
+                    let request = Request::new(
+                        prepared.principal,
+                        any.clone(),
+                        self.model.resource().clone(),
+                        prepared.context,
+                        None,
+                    )
+                    .expect("requests are not checked against a schema");
+                    Ok((request, prepared.entities))
+                })?
             }
-            _ => self
-                .route_actions
-                .iter()
-                .map(|action| self.verdict(&prepared, action))
-                .collect(),
+            _ => {
+                let prepared = self.prepare(issuer, &claims, &self.uses)?;
+                self.route_actions
+                    .iter()
+                    .map(|action| self.verdict(&prepared, action))
+                    .collect()
+            }
         };
         Ok(Compiled { verdicts })
     }
@@ -194,7 +206,7 @@ impl Engine {
         action: &str,
     ) -> Result<Verdict, Reject> {
         let claims = TokenClaims::parse(payload)?;
-        let request = self.prepare(issuer, &claims)?;
+        let request = self.prepare(issuer, &claims, &self.uses)?;
         Ok(self.verdict(&request, &self.model.action(action)))
     }
 
@@ -212,7 +224,7 @@ impl Engine {
         route: Option<(&str, &str)>,
     ) -> Result<(Verdict, Option<usize>), Reject> {
         let claims = TokenClaims::parse(payload)?;
-        let prepared = self.prepare(issuer, &claims)?;
+        let prepared = self.prepare(issuer, &claims, &self.uses)?;
         let known = self.routes.called(arn, route);
         let (action, template) = match known {
             Some(i) => (
@@ -239,12 +251,13 @@ impl Engine {
         Ok((self.verdict(&prepared, &action), known))
     }
 
-    /// Every known route, with the policies that decided each.
+    /// Every known route, with the policies that decided each: Cedar asked once per route, with
+    /// the whole model, as the reference the faster [`Engine::compile`] agrees with.
     ///
     /// # Errors
     /// As [`Engine::compile`].
     pub fn explain(&self, issuer: usize, claims: &TokenClaims) -> Result<Vec<Explained>, Reject> {
-        let request = self.prepare(issuer, claims)?;
+        let request = self.prepare(issuer, claims, &Uses::ALL)?;
         let explained = self
             .routes
             .list()
@@ -271,12 +284,18 @@ impl Engine {
         Ok(explained)
     }
 
-    /// The principal, entities and context of a token: what every route's request shares.
-    fn prepare(&self, issuer: usize, claims: &TokenClaims) -> Result<Prepared, Reject> {
+    /// The principal, entities and context of a token, with what `uses` names: what every
+    /// route's request shares.
+    fn prepare(
+        &self,
+        issuer: usize,
+        claims: &TokenClaims,
+        uses: &Uses,
+    ) -> Result<Prepared, Reject> {
         let issuer = self.issuers.get(issuer).ok_or(Reject::UnknownIssuer)?;
         let (principal, entities, context) =
             self.model
-                .request_parts(issuer, claims, &self.actions, self.uses)?;
+                .request_parts(issuer, claims, &self.actions, uses)?;
         Ok(Prepared {
             principal,
             entities,

@@ -19,7 +19,7 @@
 //! (`invalid_claim`), as the authorizer refuses claims it reads twice.
 
 use super::context;
-use super::uses::Uses;
+use super::uses::{Reads, Uses};
 use crate::report::Reject;
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression,
@@ -87,6 +87,17 @@ impl TokenClaims {
     /// The claim `name`.
     pub fn get(&self, name: &str) -> Option<&ClaimValue> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The subject, which names the principal.
+    ///
+    /// # Errors
+    /// [`Reject::MissingClaim`] without a string `sub`.
+    pub fn sub(&self) -> Result<&str, Reject> {
+        match self.get("sub") {
+            Some(ClaimValue::String(sub)) => Ok(sub),
+            _ => Err(Reject::MissingClaim),
+        }
     }
 }
 
@@ -178,6 +189,16 @@ impl Model {
         })
     }
 
+    /// The principal's entity type.
+    pub fn user_type(&self) -> &EntityTypeName {
+        &self.user
+    }
+
+    /// The groups' entity type.
+    pub fn group_type(&self) -> &EntityTypeName {
+        &self.group
+    }
+
     /// The resource: the API.
     pub fn resource(&self) -> &EntityUid {
         &self.resource
@@ -188,67 +209,65 @@ impl Model {
         EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(id))
     }
 
-    /// The principal of a token, the entities a request needs (the principal, the resource, and
-    /// `actions`, the schema's action entities) and the context, leaving out what no policy
-    /// reads (`uses`).
+    /// The principal of a token, the entities a request needs and the context, leaving out what
+    /// no policy reads (`uses`).
     ///
     /// The groups are the principal's parents, and not entities of their own: a group has no
     /// attributes and no parents, and `in` looks at the principal's ancestors alone, so an entity
     /// for each would change no decision, and cost one more entity in Cedar's transitive closure.
+    /// For the same reason the resource (no attributes, no parents) is not an entity: Cedar
+    /// treats an entity it does not hold as one with no attributes and no parents (`has` is
+    /// false, `in` is equality, reading an attribute errs either way). The schema's action
+    /// entities (`actions`, action groups) and the groups are given when some policy tests
+    /// ancestry (`uses.ancestry`).
     ///
     /// # Errors
-    /// [`Reject::InvalidClaim`] when Cedar refuses the entities built from the claims (a
-    /// defence: the values built here are always representable).
+    /// [`Reject::MissingClaim`] without a string `sub`; [`Reject::InvalidClaim`] when Cedar
+    /// refuses the entities built from the claims (a defence: the values built here are always
+    /// representable).
     pub fn request_parts(
         &self,
         issuer: &IssuerModel,
         claims: &TokenClaims,
         actions: &Entities,
-        uses: Uses,
+        uses: &Uses,
     ) -> Result<(EntityUid, Entities, Context), Reject> {
-        let sub = match claims.get("sub") {
-            Some(ClaimValue::String(sub)) => sub.as_str(),
-            _ => return Err(Reject::MissingClaim),
-        };
         let principal = EntityUid::from_type_name_and_id(
             self.user.clone(),
-            EntityId::new(format!("{}|{sub}", issuer.prefix)),
+            EntityId::new(format!("{}|{}", issuer.prefix, claims.sub()?)),
         );
-        let groups: HashSet<EntityUid> = issuer
-            .groups(claims)
-            .map(|g| {
-                EntityUid::from_type_name_and_id(
-                    self.group.clone(),
-                    EntityId::new(format!("{}|{g}", issuer.prefix)),
-                )
-            })
-            .collect();
-        let attributes = if uses.context || uses.attributes {
-            issuer.attributes(claims)
-        } else {
-            HashMap::new()
+        let context = match &uses.token {
+            Reads::Nothing => Context::empty(),
+            token => {
+                let record = RestrictedExpression::new_record(issuer.attributes(claims, token))
+                    .map_err(|_| Reject::InvalidClaim)?;
+                Context::from_pairs([(context::TOKEN.to_owned(), record)])
+                    .map_err(|_| Reject::InvalidClaim)?
+            }
         };
-        let context = if uses.context {
-            let record = RestrictedExpression::new_record(
-                attributes.iter().map(|(k, v)| (k.clone(), v.clone())),
-            )
-            .map_err(|_| Reject::InvalidClaim)?;
-            Context::from_pairs([(context::TOKEN.to_owned(), record)])
+        let attributes: HashMap<_, _> = issuer.attributes(claims, &uses.attributes).collect();
+        let groups: HashSet<EntityUid> = if uses.ancestry {
+            issuer
+                .groups(claims)
+                .map(|g| {
+                    EntityUid::from_type_name_and_id(
+                        self.group.clone(),
+                        EntityId::new(format!("{}|{g}", issuer.prefix)),
+                    )
+                })
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let entities = if attributes.is_empty() && groups.is_empty() && !uses.ancestry {
+            Entities::empty()
+        } else {
+            let user = Entity::new(principal.clone(), attributes, groups)
+                .map_err(|_| Reject::InvalidClaim)?;
+            let actions = uses.ancestry.then(|| actions.clone()).into_iter().flatten();
+            Entities::from_entities([user].into_iter().chain(actions), None)
                 .map_err(|_| Reject::InvalidClaim)?
-        } else {
-            Context::empty()
         };
-        let attributes = if uses.attributes {
-            attributes
-        } else {
-            HashMap::new()
-        };
-        let entities = [
-            Entity::new(principal.clone(), attributes, groups).map_err(|_| Reject::InvalidClaim)?,
-            Entity::new_no_attrs(self.resource.clone(), HashSet::new()),
-        ];
-        let entities = Entities::from_entities(entities.into_iter().chain(actions.clone()), None)
-            .map_err(|_| Reject::InvalidClaim)?;
         Ok((principal, entities, context))
     }
 }
@@ -266,7 +285,7 @@ pub struct IssuerModel {
 
 impl IssuerModel {
     /// The groups: the groups claim's strings (an array), or its one string.
-    fn groups<'c>(&self, claims: &'c TokenClaims) -> impl Iterator<Item = &'c str> {
+    pub fn groups<'c>(&self, claims: &'c TokenClaims) -> impl Iterator<Item = &'c str> {
         let (one, many) = match claims.get(&self.groups_claim) {
             Some(ClaimValue::String(group)) => (Some(group.as_str()), &[][..]),
             Some(ClaimValue::Set(groups)) => (None, groups.as_slice()),
@@ -278,11 +297,17 @@ impl IssuerModel {
         }))
     }
 
-    /// The claims as attributes: each as its Cedar type, scope claims as sets of their words.
-    pub fn attributes(&self, claims: &TokenClaims) -> HashMap<String, RestrictedExpression> {
+    /// The claims `reads` admits, as attributes: each as its Cedar type, scope claims as sets of
+    /// their words.
+    pub fn attributes<'c>(
+        &'c self,
+        claims: &'c TokenClaims,
+        reads: &'c Reads,
+    ) -> impl Iterator<Item = (String, RestrictedExpression)> + 'c {
         claims
             .0
             .iter()
+            .filter(|(name, _)| reads.admits(name))
             .filter_map(|(name, value)| {
                 let expression = match value {
                     ClaimValue::String(words) if self.scope_claims.contains(name) => {
@@ -297,7 +322,6 @@ impl IssuerModel {
                 };
                 Some((name.clone(), expression))
             })
-            .collect()
     }
 }
 
@@ -305,11 +329,6 @@ impl IssuerModel {
 mod tests {
     use super::*;
     use cedar_policy::{Authorizer, Decision, PolicySet, Request};
-
-    const ALL: Uses = Uses {
-        context: true,
-        attributes: true,
-    };
 
     fn cognito() -> IssuerModel {
         IssuerModel {
@@ -324,7 +343,7 @@ mod tests {
         let model = Model::new("PetStore", "PetStore").unwrap();
         let claims = TokenClaims::parse(claims.as_bytes()).unwrap();
         let (principal, entities, context) = model
-            .request_parts(issuer, &claims, &Entities::empty(), ALL)
+            .request_parts(issuer, &claims, &Entities::empty(), &Uses::ALL)
             .unwrap();
         let request = Request::new(
             principal,

@@ -171,8 +171,12 @@ pub fn from_settings(
         .policies()
         .map(|p| &*Box::leak(AsRef::<str>::as_ref(p.id()).to_owned().into_boxed_str()))
         .collect();
-    let sweep = super::sweep::Sweep::new(&written, &route_actions, &actions);
-    let uses = super::uses::Uses::of(written.iter().map(|(_, est)| est));
+    let sweep = super::sweep::Sweep::new(&written, &route_actions, &actions, &model);
+    // Whole policies test ancestry in their scopes (`principal in`, `action in`).
+    let uses = super::uses::Uses {
+        ancestry: true,
+        ..super::uses::Uses::of(written.iter().map(|(_, est)| est))
+    };
     Ok(Some(Engine {
         policies,
         actions,

@@ -1,33 +1,134 @@
-//! Every route's decision from one evaluation of each policy.
+//! Every route's decision from one evaluation of each policy's conditions.
 //!
 //! A token's routes share the principal, its entities, the resource and the context: only the
 //! action differs. Asking Cedar once per route evaluates every policy once per route (400
-//! evaluations for 20 routes and 20 policies, about 23 µs a route). But which routes a policy
-//! can apply to is fixed by its action constraint, known at start-up, and a policy whose
-//! conditions do not read `action` is satisfied, or not, whatever the route. So at start-up each
-//! policy's action constraint is turned into the set of known routes it matches and dropped from
-//! the policy, and at a cache miss one request decides the whole token. In that request every
-//! policy is a `permit` (the forbids turned round), so that Cedar names every satisfied policy as
-//! a reason; then each route combines them as Cedar does: denied by a satisfied `forbid` that
-//! matches it, else permitted by a satisfied `permit` that matches it, else denied.
+//! evaluations for 20 routes and 20 policies). But a policy's scope is simple enough to decide
+//! without Cedar: which routes its action and resource constraints match is fixed at start-up
+//! (the resource is the API, the action a known route), and whether its principal constraint
+//! admits a token is a comparison with the token's user and groups. What is left are the
+//! conditions (`when`, `unless`): when none reads `action`, a policy's conditions hold, or not,
+//! whatever the route. So at start-up each conditional policy's conditions become one Cedar
+//! expression (`when {a} unless {b}` is `a && !b`, as Cedar joins them), policies that repeat a
+//! condition (the same `unless` on many routes) share it, and at a cache miss Cedar evaluates the
+//! conditions of the policies whose scope admits the token, each once; a set of policies on
+//! groups alone never asks Cedar. Each route then combines them as Cedar does: denied by a
+//! satisfied `forbid` that matches it, else permitted by a satisfied `permit` that matches it,
+//! else denied. (Cedar's authorizer would rebuild each policy's condition and assemble a response
+//! on every call: twice the work of evaluating the expressions.)
 //!
-//! This is exact: Cedar evaluates a policy's scope before its conditions, so a policy whose action
-//! constraint does not match a route is not satisfied for it and cannot err on it; and a policy
-//! that errs is skipped for every route alike. When a policy's conditions read `action`, none of
-//! this holds, and the engine asks Cedar once per route ([`Sweep::new`] gives `None`).
+//! This is exact. Cedar evaluates a policy's scope before its conditions, so a policy whose scope
+//! does not match a request is not satisfied and cannot err on it; a policy whose conditions err
+//! is skipped for every route alike. The scope is decided on the entities the model builds: the
+//! principal `{ns}::User::"{prefix}|{sub}"`, whose parents, the groups, are not entities of their
+//! own, so `principal in e` holds for the principal itself and its groups alone; and the resource,
+//! an entity with no parents. A condition that errs, or gives no `true`, is not satisfied, as Cedar
+//! skips a policy whose evaluation errs. When a policy's conditions read `action`, none of this
+//! holds, and the engine asks Cedar once per route ([`Sweep::new`] gives `None`).
 
+use super::model::Model;
+use super::uses::Uses;
 use cedar_policy::{
-    ActionConstraint, Authorizer, Effect, Entities, EntityUid, Policy, PolicySet, Request,
+    ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy, PolicyId,
+    PrincipalConstraint, Request, ResourceConstraint,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::str::FromStr;
 
-/// The policies without their action constraints, and the routes each matches.
+/// The policies' scopes decided, and their conditions to evaluate.
 pub struct Sweep {
-    /// Every policy without its action constraint, as a `permit`.
-    unconstrained: PolicySet,
-    /// By the engine's policy index: a permit, and whether it matches each known route.
-    matches: Vec<(bool, Vec<bool>)>,
+    /// Every distinct condition, as one expression.
+    conditions: Vec<Expression>,
+    /// By the engine's policy index.
+    policies: Vec<Swept>,
     routes: usize,
+    /// What the conditions read: the model a token needs for them.
+    pub uses: Uses,
+}
+
+/// One policy's scope, decided.
+struct Swept {
+    permit: bool,
+    principal: Principal,
+    /// Whether its action and resource constraints match each known route.
+    routes: Vec<bool>,
+    /// Its conditions, by index into [`Sweep::conditions`] (`None`: it has none).
+    condition: Option<usize>,
+}
+
+/// A principal constraint, as the model's principal can meet it.
+#[derive(Debug, PartialEq, Eq)]
+enum Principal {
+    Any,
+    /// No user of the model meets it (another entity type).
+    Never,
+    /// The user with this id (`{prefix}|{sub}`).
+    User(String),
+    /// A member of the group with this id (`{prefix}|{group}`).
+    Group(String),
+}
+
+/// A token's principal: what its scope is decided on.
+pub struct Who<'a> {
+    /// The issuer's principal prefix.
+    pub prefix: &'a str,
+    pub sub: &'a str,
+    pub groups: &'a [&'a str],
+}
+
+impl Who<'_> {
+    /// Whether `id` is `{prefix}|{name}`.
+    fn names(&self, id: &str, name: &str) -> bool {
+        id.strip_prefix(self.prefix)
+            .and_then(|rest| rest.strip_prefix('|'))
+            == Some(name)
+    }
+}
+
+impl Principal {
+    fn of(constraint: PrincipalConstraint, model: &Model) -> Self {
+        let user = |t: &cedar_policy::EntityTypeName| t == model.user_type();
+        let entity = |e: EntityUid| {
+            let id = e.id().unescaped().to_owned();
+            if user(e.type_name()) {
+                Principal::User(id)
+            } else if e.type_name() == model.group_type() {
+                Principal::Group(id)
+            } else {
+                Principal::Never
+            }
+        };
+        match constraint {
+            PrincipalConstraint::Any => Principal::Any,
+            PrincipalConstraint::Is(t) if user(&t) => Principal::Any,
+            // The principal is a user: it equals no group.
+            PrincipalConstraint::Eq(e) if user(e.type_name()) => entity(e),
+            PrincipalConstraint::In(e) => entity(e),
+            PrincipalConstraint::IsIn(t, e) if user(&t) => entity(e),
+            PrincipalConstraint::Is(_)
+            | PrincipalConstraint::Eq(_)
+            | PrincipalConstraint::IsIn(..) => Principal::Never,
+        }
+    }
+
+    fn admits(&self, who: &Who<'_>) -> bool {
+        match self {
+            Principal::Any => true,
+            Principal::Never => false,
+            Principal::User(id) => who.names(id, who.sub),
+            Principal::Group(id) => who.groups.iter().any(|g| who.names(id, g)),
+        }
+    }
+}
+
+/// Whether a resource constraint admits the model's resource, an entity with no parents (so `in`
+/// is equality).
+fn admits_resource(constraint: ResourceConstraint, resource: &EntityUid) -> bool {
+    match constraint {
+        ResourceConstraint::Any => true,
+        ResourceConstraint::Eq(e) | ResourceConstraint::In(e) => e == *resource,
+        ResourceConstraint::Is(t) => t == *resource.type_name(),
+        ResourceConstraint::IsIn(t, e) => t == *resource.type_name() && e == *resource,
+    }
 }
 
 impl Sweep {
@@ -37,63 +138,99 @@ impl Sweep {
         policies: &[(&Policy, Value)],
         route_actions: &[EntityUid],
         actions: &Entities,
+        model: &Model,
     ) -> Option<Self> {
         let mut sweep = Sweep {
-            unconstrained: PolicySet::new(),
-            matches: Vec::with_capacity(policies.len()),
+            conditions: Vec::new(),
+            policies: Vec::with_capacity(policies.len()),
             routes: route_actions.len(),
+            uses: Uses::NOTHING,
         };
+        let mut written: Vec<Value> = Vec::new();
         for (policy, est) in policies {
-            if est.get("conditions").is_some_and(reads_action) {
+            let clauses = est.get("conditions")?.as_array()?;
+            if clauses.iter().any(reads_action) {
                 return None;
             }
-            let mut est = est.clone();
-            est["action"] = serde_json::json!({"op": "All"});
-            est["effect"] = serde_json::json!("permit");
-            let unconstrained = Policy::from_json(Some(policy.id().clone()), est).ok()?;
-            sweep.unconstrained.add(unconstrained).ok()?;
-            let permit = policy.effect() == Effect::Permit;
-            let matched = route_actions
-                .iter()
-                .map(|action| matches(policy, action, actions))
-                .collect();
-            sweep.matches.push((permit, matched));
+            let condition = match joined(clauses)? {
+                None => None,
+                Some(joined) => Some(match written.iter().position(|w| *w == joined) {
+                    Some(shared) => shared,
+                    None => {
+                        sweep.conditions.push(expression(&joined)?);
+                        written.push(joined);
+                        written.len() - 1
+                    }
+                }),
+            };
+            let resource = admits_resource(policy.resource_constraint(), model.resource());
+            sweep.policies.push(Swept {
+                permit: policy.effect() == Effect::Permit,
+                principal: Principal::of(policy.principal_constraint(), model),
+                routes: route_actions
+                    .iter()
+                    .map(|action| resource && matches(policy, action, actions))
+                    .collect(),
+                condition,
+            });
         }
+        sweep.uses = Uses::of(&written);
         Some(sweep)
     }
 
-    /// Every route's verdict, from one request of any action: `index_of` maps a policy id to
-    /// the engine's index.
-    pub fn verdicts(
+    /// Every route's verdict for the token's principal `who`. `prepare` gives the request and
+    /// entities the conditions are evaluated on (any action): it is called only when a policy
+    /// whose scope admits `who` has conditions.
+    pub fn verdicts<E>(
         &self,
-        request: &Request,
-        entities: &Entities,
-        authorizer: &Authorizer,
-        index_of: impl Fn(&cedar_policy::PolicyId) -> Option<u16>,
-    ) -> Vec<super::Verdict> {
-        let mut satisfied = vec![false; self.matches.len()];
-        let response = authorizer.is_authorized(request, &self.unconstrained, entities);
-        for id in response.diagnostics().reason() {
-            if let Some(i) = index_of(id) {
-                satisfied[usize::from(i)] = true;
+        who: &Who<'_>,
+        prepare: impl FnOnce() -> Result<(Request, Entities), E>,
+    ) -> Result<Vec<super::Verdict>, E> {
+        let mut applies: Vec<bool> = self
+            .policies
+            .iter()
+            .map(|p| p.principal.admits(who) && p.routes.contains(&true))
+            .collect();
+        let mut needed = vec![false; self.conditions.len()];
+        for (policy, _) in self.policies.iter().zip(&applies).filter(|(_, a)| **a) {
+            if let Some(c) = policy.condition {
+                needed[c] = true;
             }
         }
-        (0..self.routes)
+        if needed.contains(&true) {
+            let (request, entities) = prepare()?;
+            let holds: Vec<bool> = self
+                .conditions
+                .iter()
+                .zip(&needed)
+                .map(|(condition, needed)| {
+                    *needed
+                        && matches!(
+                            cedar_policy::eval_expression(&request, &entities, condition),
+                            Ok(EvalResult::Bool(true))
+                        )
+                })
+                .collect();
+            for (policy, applies) in self.policies.iter().zip(&mut applies) {
+                *applies &= policy.condition.is_none_or(|c| holds[c]);
+            }
+        }
+        let verdicts = (0..self.routes)
             .map(|route| {
-                let applies = |permit: bool| {
-                    self.matches
+                let first = |permit: bool| {
+                    self.policies
                         .iter()
-                        .zip(&satisfied)
-                        .position(|((p, m), s)| *p == permit && *s && m[route])
+                        .zip(&applies)
+                        .position(|(p, a)| *a && p.permit == permit && p.routes[route])
                         .and_then(|i| u16::try_from(i).ok())
                 };
-                match applies(false) {
+                match first(false) {
                     Some(forbid) => super::Verdict {
                         permitted: false,
                         policy: Some(forbid),
                     },
                     None => {
-                        let permit = applies(true);
+                        let permit = first(true);
                         super::Verdict {
                             permitted: permit.is_some(),
                             policy: permit,
@@ -101,8 +238,58 @@ impl Sweep {
                     }
                 }
             })
-            .collect()
+            .collect();
+        Ok(verdicts)
     }
+}
+
+/// A policy's conditions (its EST `conditions`) joined into one expression, as Cedar joins them:
+/// `when {a} unless {b}` is `a && !b`. `Ok(None)` when there are none.
+fn joined(clauses: &[Value]) -> Option<Option<Value>> {
+    let mut joined: Option<Value> = None;
+    for clause in clauses {
+        let body = clause.get("body")?.clone();
+        let term = match clause.get("kind")?.as_str()? {
+            "when" => body,
+            "unless" => json!({"!": {"arg": body}}),
+            _ => return None,
+        };
+        joined = Some(match joined {
+            None => term,
+            Some(left) => json!({"&&": {"left": left, "right": term}}),
+        });
+    }
+    Some(joined)
+}
+
+/// A condition (in Cedar's JSON form) as an expression Cedar can evaluate. Cedar offers no way
+/// from one to the other but text: the condition is written as the policy
+/// `permit(principal, action, resource) when { … };`, the expression read back from between the
+/// braces, and the round trip checked (the policy made from the text read back must be the same
+/// policy, by Cedar's own comparison of what it evaluates), so that a change in how Cedar writes
+/// policies cannot change a decision (`None`: the sweep is not used).
+fn expression(condition: &Value) -> Option<Expression> {
+    let written = json!({
+        "effect": "permit",
+        "principal": {"op": "All"},
+        "action": {"op": "All"},
+        "resource": {"op": "All"},
+        "conditions": [{"kind": "when", "body": condition}],
+        "annotations": {},
+    });
+    let id = || Some(PolicyId::new("condition"));
+    let policy = Policy::from_json(id(), written).ok()?;
+    // Written out, and indented, as `permit(␤ principal,␤ …) when {␤ … ␤};`.
+    let text = policy.to_cedar()?;
+    let start = text.find(") when {")? + ") when {".len();
+    let inner = text.get(start..text.rfind("};")?)?;
+    let again = Policy::parse(
+        id(),
+        format!("permit(principal, action, resource) when {{{inner}}};"),
+    )
+    .ok()?;
+    (again == policy).then_some(())?;
+    Expression::from_str(inner).ok()
 }
 
 /// Whether a policy's action constraint matches `action`: `action in [a]` is true for `a`
@@ -126,5 +313,47 @@ fn reads_action(value: &Value) -> bool {
         }
         Value::Array(items) => items.iter().any(reads_action),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn condition(text: &str) -> Value {
+        let est = Policy::from_str(text).unwrap().to_json().unwrap();
+        joined(est["conditions"].as_array().unwrap()).unwrap().unwrap()
+    }
+
+    /// Every kind of expression survives the trip through Cedar's text: strings that look like the
+    /// end of a policy, escapes, patterns, extension calls, records, sets, `is` and `if`.
+    #[test]
+    fn conditions_of_every_form_become_the_expressions_cedar_evaluates() {
+        for text in [
+            r#"permit(principal, action, resource) when { principal.level > 2 };"#,
+            r#"permit(principal, action, resource) when { context.token.x == "a }; b\n\"c\"" };"#,
+            r#"permit(principal, action, resource) when { principal.email like "*\*@x.org" };"#,
+            r#"permit(principal, action, resource) when { ip("10.0.0.1").isInRange(ip("10.0.0.0/8")) && decimal("1.5") > decimal("1.2") };"#,
+            r#"permit(principal, action, resource) when { {"a": [1, -2], "b c": {}} has "b c" };"#,
+            r#"permit(principal, action, resource) when { principal is PetStore::User in PetStore::UserGroup::"p|\"q\"" };"#,
+            r#"permit(principal, action, resource) when { if principal has a.b then principal.a.b else false };"#,
+            r#"permit(principal, action, resource) when { true } unless { false } when { 1 < 2 };"#,
+        ] {
+            assert!(expression(&condition(text)).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn conditions_join_as_cedar_joins_them() {
+        let joined = condition(
+            "permit(principal, action, resource) when { principal.a } unless { principal.b } when { principal.c };",
+        );
+        let written = Policy::from_str(
+            "permit(principal, action, resource) when { (principal.a && !principal.b) && principal.c };",
+        )
+        .unwrap()
+        .to_json()
+        .unwrap();
+        assert_eq!(joined, written["conditions"][0]["body"]);
     }
 }

@@ -341,66 +341,109 @@ fn one_evaluation_per_policy_decides_every_route_as_cedar_per_route() {
     }
 }
 
-/// A token's model leaves out what no policy reads (`uses`): groups-only policies get neither
-/// attributes nor `context.token`, and each of those alone when only it is read. Every decision
-/// is the one the whole model gives.
-#[test]
-fn leaving_out_what_no_policy_reads_changes_no_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let groups = r#"
-@id("readers") permit(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets"], resource);
-@id("admins") permit(principal in PetStore::UserGroup::"petstore|admins", action, resource);
-@id("not-bob") forbid(principal == PetStore::User::"petstore|bob", action == PetStore::Action::"delete /pets/{petId}", resource);
-"#;
-    let context = r#"@id("mail") permit(principal, action == PetStore::Action::"post /pets", resource) when { context.token has email && context.token.email like "*@example.com" };"#;
-    let attribute = r#"@id("mfa") forbid(principal, action, resource) when { principal has amr && principal.amr.contains("stale") };"#;
-    let claims = [
-        r#"{"sub":"alice","groups":["readers"],"email":"a@example.com"}"#,
-        r#"{"sub":"bob","groups":["admins"],"amr":["stale"]}"#,
-        r#"{"sub":"carol","groups":"admins","email":"c@elsewhere.org","amr":["pwd"]}"#,
-        r#"{"sub":"dave"}"#,
-    ];
-    let all = uses::Uses {
-        context: true,
-        attributes: true,
-    };
-    for (text, read) in [
-        (groups.to_owned(), uses::Uses::NOTHING),
+/// Policies of every shape the sweep decides itself or leaves to Cedar: each kind of principal
+/// and resource constraint (some that no token meets), actions by `==` and `in`, conditions on
+/// attributes and on `context.token` (some that err on some tokens), `in` inside a condition, the
+/// token record used whole, forbids, and a condition that reads `action` (asked per route).
+const POOL: [&str; 17] = [
+    r#"permit(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets", PetStore::Action::"get /pets/{petId}"], resource);"#,
+    r#"permit(principal == PetStore::User::"petstore|alice", action, resource == PetStore::Application::"PetStore");"#,
+    r#"permit(principal is PetStore::User in PetStore::UserGroup::"petstore|admins", action, resource in PetStore::Application::"PetStore");"#,
+    r#"permit(principal in PetStore::User::"petstore|bob", action == PetStore::Action::"post /pets", resource is PetStore::Application);"#,
+    r#"permit(principal == PetStore::UserGroup::"petstore|readers", action, resource);"#,
+    r#"permit(principal is PetStore::UserGroup, action, resource);"#,
+    r#"permit(principal, action, resource == PetStore::Application::"Other");"#,
+    r#"permit(principal, action == PetStore::Action::"post /pets", resource) when { principal.level > 2 };"#,
+    r#"permit(principal is PetStore::User, action, resource) when { context.token has email && context.token.email like "*@example.com" };"#,
+    r#"forbid(principal, action == PetStore::Action::"delete /pets/{petId}", resource) unless { principal has amr && principal.amr.contains("mfa") };"#,
+    r#"forbid(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets"], resource) when { principal.level < 0 };"#,
+    r#"permit(principal, action == PetStore::Action::"delete /pets/{petId}", resource) when { principal in PetStore::UserGroup::"petstore|admins" };"#,
+    r#"permit(principal, action == PetStore::Action::"get /pets", resource) when { context.token == {"sub": "bob"} };"#,
+    r#"forbid(principal, action, resource) when { context has token.banned && context.token.banned };"#,
+    r#"permit(principal, action, resource is PetStore::Application) when { principal has email && principal.email == context.token.email };"#,
+    r#"forbid(principal, action == PetStore::Action::"post /pets", resource) unless { context has token };"#,
+    r#"permit(principal, action, resource) when { action == PetStore::Action::"get /pets" && principal has level };"#,
+];
+
+fn pool_engine(chosen: &[usize], dir: &std::path::Path) -> Engine {
+    let text: String = chosen
+        .iter()
+        .map(|i| format!("@id(\"p{i}\")\n{}\n", POOL[*i]))
+        .collect();
+    let file = dir.join("pool.cedar");
+    std::fs::write(&file, &text).unwrap();
+    let config = config(&[
+        ("CEDAR_POLICIES", file.to_str().unwrap()),
         (
-            format!("{groups}{context}"),
-            uses::Uses {
-                context: true,
-                attributes: false,
-            },
+            "CEDAR_ROUTES",
+            "GET /pets; POST /pets; GET /pets/{petId}; DELETE /pets/{petId}",
         ),
-        (
-            format!("{groups}{attribute}"),
-            uses::Uses {
-                context: false,
-                attributes: true,
-            },
-        ),
-        (format!("{groups}{context}{attribute}"), all),
-    ] {
-        let file = dir.path().join("p.cedar");
-        std::fs::write(&file, &text).unwrap();
-        let engine = || {
-            let routes = "GET /pets; POST /pets; DELETE /pets/{petId}";
-            let config = config(&[
-                ("CEDAR_POLICIES", file.to_str().unwrap()),
-                ("CEDAR_ROUTES", routes),
-                ("CEDAR_NAMESPACE", "PetStore"),
-            ])
-            .unwrap();
-            std::sync::Arc::try_unwrap(config.cedar.unwrap()).unwrap()
+        ("CEDAR_NAMESPACE", "PetStore"),
+    ])
+    .unwrap();
+    std::sync::Arc::try_unwrap(config.cedar.unwrap()).unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 160, ..Default::default() })]
+
+    /// What a cache miss compiles (scopes decided without Cedar, one evaluation of the
+    /// conditions, a model holding only what the conditions read) is, route by route, what Cedar
+    /// decides when asked once per route with the whole policies and the whole model
+    /// (`explain`): the same verdict, named by a policy Cedar names.
+    #[test]
+    fn compile_decides_every_route_as_cedar_asked_per_route_with_the_whole_model(
+        chosen in proptest::sample::subsequence((0..POOL.len()).collect::<Vec<_>>(), 1..=7),
+        sub in proptest::sample::select(vec!["alice", "bob", "carol"]),
+        groups in proptest::sample::subsequence(vec!["readers", "admins", "other"], 0..=3),
+        one_group in proptest::bool::ANY,
+        level in proptest::sample::select(vec!["", r#","level":3"#, r#","level":-1"#, r#","level":"high""#]),
+        amr in proptest::sample::select(vec!["", r#","amr":["mfa"]"#, r#","amr":["pwd"]"#]),
+        email in proptest::sample::select(vec!["", r#","email":"a@example.com""#, r#","email":"a@else.org""#]),
+        banned in proptest::sample::select(vec!["", r#","banned":true"#, r#","banned":"yes""#]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = pool_engine(&chosen, dir.path());
+        proptest::prop_assert_eq!(engine.sweep.is_some(), !chosen.contains(&(POOL.len() - 1)));
+        let groups = match (one_group, groups.first()) {
+            (true, Some(g)) => format!(r#""{g}""#),
+            _ => serde_json::to_string(&groups).unwrap(),
         };
-        let pruned = engine();
-        assert_eq!(pruned.uses, read, "{text}");
-        let mut whole = engine();
-        whole.uses = all;
-        for claims in claims {
-            let decided = |e: &Engine| e.compile(0, claims.as_bytes()).unwrap();
-            assert_eq!(decided(&pruned), decided(&whole), "{claims}\n{text}");
+        let claims = format!(r#"{{"sub":"{sub}","groups":{groups}{level}{amr}{email}{banned}}}"#);
+        let compiled = engine.compile(0, claims.as_bytes()).unwrap();
+        let parsed = model::TokenClaims::parse(claims.as_bytes()).unwrap();
+        let explained = engine.explain(0, &parsed).unwrap();
+        for (verdict, per_route) in compiled.verdicts().iter().zip(&explained) {
+            let what = format!("{claims} {} {chosen:?}", per_route.action);
+            proptest::prop_assert_eq!(verdict.permitted, per_route.permitted, "{}", what);
+            match verdict.policy {
+                Some(_) => {
+                    let id = engine.policy_id(verdict.policy).to_owned();
+                    proptest::prop_assert!(per_route.policies.contains(&id), "{}: {}", what, id);
+                }
+                None => proptest::prop_assert!(per_route.policies.is_empty(), "{}", what),
+            }
         }
     }
+}
+
+/// A set of policies on groups alone needs no model at all, and one that reads a claim builds
+/// that claim alone.
+#[test]
+fn a_cache_miss_builds_only_what_the_conditions_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = pool_engine(&[0, 1, 2], dir.path());
+    assert_eq!(groups.sweep.as_ref().unwrap().uses, uses::Uses::NOTHING);
+    let some = pool_engine(&[0, 7, 8], dir.path());
+    let names = |n: &[&str]| uses::Reads::Names(n.iter().map(|s| (*s).to_owned()).collect());
+    assert_eq!(
+        some.sweep.as_ref().unwrap().uses,
+        uses::Uses {
+            token: names(&["email"]),
+            attributes: names(&["level"]),
+            ancestry: false,
+        }
+    );
+    // Evaluated whole (per route, or per request), the scopes' `in` needs the groups.
+    assert!(some.uses.ancestry);
 }
