@@ -5,12 +5,15 @@
 
 use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use miette::Diagnostic;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The policy files, read and parsed, with their policies' ids.
 pub struct Loaded {
     /// Every policy, each under its id: its `@id("...")` annotation, else `{file name}#{n}`.
     pub policies: PolicySet,
+    /// Every policy's JSON form (Cedar's EST), by its id, for the start-up analyses.
+    pub written: HashMap<PolicyId, serde_json::Value>,
     /// The schema, when one was given.
     pub schema: Option<Schema>,
     /// Validator warnings and other things worth a look, as `file:line:column: message`.
@@ -66,6 +69,7 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
     // Which source each policy came from, for the validator's messages.
     let mut origin: Vec<(PolicyId, usize)> = Vec::new();
     let mut set = PolicySet::new();
+    let mut written = HashMap::new();
     for file in &files {
         let shown = file.display().to_string();
         let text = match std::fs::read_to_string(file) {
@@ -93,6 +97,10 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                 let name = file
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                // The JSON forms from one more parse of the whole file, by the ids the parser
+                // gave (`policy0`, ...): `Policy::to_json` would parse each policy's text again,
+                // with a new lexer each time, about 4 times the cost.
+                let mut forms = json_forms(&source.text);
                 for (n, policy) in parsed.policies().enumerate() {
                     let id = policy
                         .annotation("id")
@@ -107,6 +115,13 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                             sources_shown(&sources, *other, &source)
                         ));
                         continue;
+                    }
+                    match forms.remove(AsRef::<str>::as_ref(policy.id())) {
+                        Some(form) => {
+                            written.insert(renamed.id().clone(), form);
+                        }
+                        None => problems
+                            .push(format!("{}: policy {id:?} has no JSON form", source.shown)),
                     }
                     origin.push((renamed.id().clone(), sources.len()));
                     set.add(renamed)
@@ -155,6 +170,7 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
     if problems.is_empty() {
         Ok(Loaded {
             policies: set,
+            written,
             schema,
             warnings,
         })
@@ -165,6 +181,17 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
 
 fn sources_shown(sources: &[Source], index: usize, current: &Source) -> String {
     sources.get(index).unwrap_or(current).shown.clone()
+}
+
+/// Each policy of `text` (a parsed policy file) in its JSON form, by the id the parser gave it.
+fn json_forms(text: &str) -> HashMap<String, serde_json::Value> {
+    let Ok((forms, _)) = cedar_policy_core::parser::parse_policyset_to_ests_and_pset(text) else {
+        return HashMap::new();
+    };
+    forms
+        .into_iter()
+        .filter_map(|(id, form)| Some((id.to_string(), serde_json::to_value(form).ok()?)))
+        .collect()
 }
 
 /// The `.cedar` files: the path itself, or those in the folder and its subfolders, in name order.

@@ -86,6 +86,7 @@ pub fn from_settings(
     );
     let Loaded {
         policies,
+        written: mut loaded_forms,
         schema,
         mut warnings,
     } = match loaded {
@@ -133,18 +134,11 @@ pub fn from_settings(
         }
         None => Entities::empty(),
     };
-    // Each policy's JSON form (Cedar's EST), read by the analyses below. Cedar derives it by
-    // parsing the policy's text again (about 50 µs a policy), so it is derived once.
-    let mut written = Vec::with_capacity(policies.num_of_policies());
-    for policy in policies.policies() {
-        match policy.to_json() {
-            Ok(est) => written.push((policy, est)),
-            Err(e) => problems.push((
-                source.variable("CEDAR_POLICIES"),
-                format!("policy {:?} has no JSON form: {e}", policy.id()),
-            )),
-        }
-    }
+    // Each policy with its JSON form (Cedar's EST), which the analyses below read.
+    let written: Vec<_> = policies
+        .policies()
+        .filter_map(|policy| Some((policy, loaded_forms.remove(policy.id())?)))
+        .collect();
     let request_reads = request_reads(&written, source, &mut problems);
     let (Some(model), true) = (model, problems.is_empty()) else {
         return Err(problems);

@@ -29,7 +29,7 @@ use super::model::Model;
 use super::uses::Uses;
 use cedar_policy::{
     ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy, PolicyId,
-    PrincipalConstraint, Request, ResourceConstraint,
+    PolicySet, PrincipalConstraint, Request, ResourceConstraint,
 };
 use serde_json::{Value, json};
 use std::str::FromStr;
@@ -152,17 +152,15 @@ impl Sweep {
             if clauses.iter().any(reads_action) {
                 return None;
             }
-            let condition = match joined(clauses)? {
-                None => None,
-                Some(joined) => Some(match written.iter().position(|w| *w == joined) {
-                    Some(shared) => shared,
-                    None => {
-                        sweep.conditions.push(expression(&joined)?);
+            let condition = joined(clauses)?.map(|joined| {
+                written
+                    .iter()
+                    .position(|w| *w == joined)
+                    .unwrap_or_else(|| {
                         written.push(joined);
                         written.len() - 1
-                    }
-                }),
-            };
+                    })
+            });
             let resource = admits_resource(policy.resource_constraint(), model.resource());
             sweep.policies.push(Swept {
                 permit: policy.effect() == Effect::Permit,
@@ -174,6 +172,7 @@ impl Sweep {
                 condition,
             });
         }
+        sweep.conditions = expressions(&written)?;
         sweep.uses = Uses::of(&written);
         Some(sweep)
     }
@@ -262,34 +261,44 @@ fn joined(clauses: &[Value]) -> Option<Option<Value>> {
     Some(joined)
 }
 
-/// A condition (in Cedar's JSON form) as an expression Cedar can evaluate. Cedar offers no way
-/// from one to the other but text: the condition is written as the policy
-/// `permit(principal, action, resource) when { … };`, the expression read back from between the
-/// braces, and the round trip checked (the policy made from the text read back must be the same
-/// policy, by Cedar's own comparison of what it evaluates), so that a change in how Cedar writes
-/// policies cannot change a decision (`None`: the sweep is not used).
-fn expression(condition: &Value) -> Option<Expression> {
-    let written = json!({
-        "effect": "permit",
-        "principal": {"op": "All"},
-        "action": {"op": "All"},
-        "resource": {"op": "All"},
-        "conditions": [{"kind": "when", "body": condition}],
-        "annotations": {},
-    });
-    let id = || Some(PolicyId::new("condition"));
-    let policy = Policy::from_json(id(), written).ok()?;
-    // Written out, and indented, as `permit(␤ principal,␤ …) when {␤ … ␤};`.
-    let text = policy.to_cedar()?;
-    let start = text.find(") when {")? + ") when {".len();
-    let inner = text.get(start..text.rfind("};")?)?;
-    let again = Policy::parse(
-        id(),
-        format!("permit(principal, action, resource) when {{{inner}}};"),
-    )
-    .ok()?;
-    (again == policy).then_some(())?;
-    Expression::from_str(inner).ok()
+/// Conditions (in Cedar's JSON form) as expressions Cedar can evaluate. Cedar offers no way from
+/// one to the other but text: each condition is written as the policy
+/// `permit(principal, action, resource) when { … };`, its expression read back from between the
+/// braces, and the round trip checked (the policies made from the texts read back, in one parse,
+/// must be the same policies, by Cedar's own comparison of what it evaluates), so that a change
+/// in how Cedar writes policies cannot change a decision (`None`: the sweep is not used).
+fn expressions(conditions: &[Value]) -> Option<Vec<Expression>> {
+    let id = |i: usize| PolicyId::new(format!("policy{i}"));
+    let mut policies = Vec::with_capacity(conditions.len());
+    let mut inners = Vec::with_capacity(conditions.len());
+    for (i, condition) in conditions.iter().enumerate() {
+        let written = json!({
+            "effect": "permit",
+            "principal": {"op": "All"},
+            "action": {"op": "All"},
+            "resource": {"op": "All"},
+            "conditions": [{"kind": "when", "body": condition}],
+            "annotations": {},
+        });
+        let policy = Policy::from_json(Some(id(i)), written).ok()?;
+        // Written out, and indented, as `permit(␤ principal,␤ …) when {␤ … ␤};`.
+        let text = policy.to_cedar()?;
+        let start = text.find(") when {")? + ") when {".len();
+        inners.push(text.get(start..text.rfind("};")?)?.to_owned());
+        policies.push(policy);
+    }
+    let again: String = inners
+        .iter()
+        .map(|inner| format!("permit(principal, action, resource) when {{{inner}}};\n"))
+        .collect();
+    let again = PolicySet::from_str(&again).ok()?;
+    for (i, policy) in policies.iter().enumerate() {
+        (again.policy(&id(i))? == policy).then_some(())?;
+    }
+    inners
+        .iter()
+        .map(|inner| Expression::from_str(inner).ok())
+        .collect()
 }
 
 /// Whether a policy's action constraint matches `action`: `action in [a]` is true for `a`
@@ -322,7 +331,9 @@ mod tests {
 
     fn condition(text: &str) -> Value {
         let est = Policy::from_str(text).unwrap().to_json().unwrap();
-        joined(est["conditions"].as_array().unwrap()).unwrap().unwrap()
+        joined(est["conditions"].as_array().unwrap())
+            .unwrap()
+            .unwrap()
     }
 
     /// Every kind of expression survives the trip through Cedar's text: strings that look like the
@@ -339,7 +350,7 @@ mod tests {
             r#"permit(principal, action, resource) when { if principal has a.b then principal.a.b else false };"#,
             r#"permit(principal, action, resource) when { true } unless { false } when { 1 < 2 };"#,
         ] {
-            assert!(expression(&condition(text)).is_some(), "{text}");
+            assert!(expressions(&[condition(text)]).is_some(), "{text}");
         }
     }
 
