@@ -12,12 +12,20 @@ use std::path::{Path, PathBuf};
 pub struct Loaded {
     /// Every policy, each under its id: its `@id("...")` annotation, else `{file name}#{n}`.
     pub policies: PolicySet,
-    /// Every policy's JSON form (Cedar's EST), by its id, for the start-up analyses.
-    pub written: HashMap<PolicyId, serde_json::Value>,
+    /// Every policy's forms for the start-up analyses, by its id.
+    pub forms: HashMap<PolicyId, Form>,
     /// The schema, when one was given.
     pub schema: Option<Schema>,
     /// Validator warnings and other things worth a look, as `file:line:column: message`.
     pub warnings: Vec<String>,
+}
+
+/// A policy as the start-up analyses read it.
+pub struct Form {
+    /// Its JSON form (Cedar's EST), which spells every access out.
+    pub json: serde_json::Value,
+    /// Its conditions (`when`, `unless`), joined as Cedar evaluates them; `None` without any.
+    pub condition: Option<cedar_policy_core::ast::Expr>,
 }
 
 /// A source file, kept to turn byte offsets into lines and columns.
@@ -69,7 +77,7 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
     // Which source each policy came from, for the validator's messages.
     let mut origin: Vec<(PolicyId, usize)> = Vec::new();
     let mut set = PolicySet::new();
-    let mut written = HashMap::new();
+    let mut written_forms = HashMap::new();
     for file in &files {
         let shown = file.display().to_string();
         let text = match std::fs::read_to_string(file) {
@@ -97,10 +105,10 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                 let name = file
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                // The JSON forms from one more parse of the whole file, by the ids the parser
-                // gave (`policy0`, ...): `Policy::to_json` would parse each policy's text again,
-                // with a new lexer each time, about 4 times the cost.
-                let mut forms = json_forms(&source.text);
+                // The forms from one more parse of the whole file, by the ids the parser gave
+                // (`policy0`, ...): `Policy::to_json` would parse each policy's text again, with
+                // a new lexer each time, about 4 times the cost.
+                let mut forms = forms(&source.text);
                 for (n, policy) in parsed.policies().enumerate() {
                     let id = policy
                         .annotation("id")
@@ -118,7 +126,7 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                     }
                     match forms.remove(AsRef::<str>::as_ref(policy.id())) {
                         Some(form) => {
-                            written.insert(renamed.id().clone(), form);
+                            written_forms.insert(renamed.id().clone(), form);
                         }
                         None => problems
                             .push(format!("{}: policy {id:?} has no JSON form", source.shown)),
@@ -170,7 +178,7 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
     if problems.is_empty() {
         Ok(Loaded {
             policies: set,
-            written,
+            forms: written_forms,
             schema,
             warnings,
         })
@@ -183,14 +191,19 @@ fn sources_shown(sources: &[Source], index: usize, current: &Source) -> String {
     sources.get(index).unwrap_or(current).shown.clone()
 }
 
-/// Each policy of `text` (a parsed policy file) in its JSON form, by the id the parser gave it.
-fn json_forms(text: &str) -> HashMap<String, serde_json::Value> {
-    let Ok((forms, _)) = cedar_policy_core::parser::parse_policyset_to_ests_and_pset(text) else {
+/// Each policy of `text` (a parsed policy file) in its forms, by the id the parser gave it.
+fn forms(text: &str) -> HashMap<String, Form> {
+    let Ok((forms, parsed)) = cedar_policy_core::parser::parse_policyset_to_ests_and_pset(text)
+    else {
         return HashMap::new();
     };
     forms
         .into_iter()
-        .filter_map(|(id, form)| Some((id.to_string(), serde_json::to_value(form).ok()?)))
+        .filter_map(|(id, form)| {
+            let condition = parsed.get(&id)?.non_scope_constraints().cloned();
+            let json = serde_json::to_value(form).ok()?;
+            Some((id.to_string(), Form { json, condition }))
+        })
         .collect()
 }
 

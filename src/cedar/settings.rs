@@ -86,7 +86,7 @@ pub fn from_settings(
     );
     let Loaded {
         policies,
-        written: mut loaded_forms,
+        mut forms,
         schema,
         mut warnings,
     } = match loaded {
@@ -134,10 +134,10 @@ pub fn from_settings(
         }
         None => Entities::empty(),
     };
-    // Each policy with its JSON form (Cedar's EST), which the analyses below read.
+    // Each policy with its forms, which the analyses below read.
     let written: Vec<_> = policies
         .policies()
-        .filter_map(|policy| Some((policy, loaded_forms.remove(policy.id())?)))
+        .filter_map(|policy| Some((policy, forms.remove(policy.id())?)))
         .collect();
     let request_reads = request_reads(&written, source, &mut problems);
     let (Some(model), true) = (model, problems.is_empty()) else {
@@ -169,7 +169,7 @@ pub fn from_settings(
     // Whole policies test ancestry in their scopes (`principal in`, `action in`).
     let uses = super::uses::Uses {
         ancestry: true,
-        ..super::uses::Uses::of(written.iter().map(|(_, est)| est))
+        ..super::uses::Uses::of(written.iter().map(|(_, form)| &form.json))
     };
     Ok(Some(Engine {
         policies,
@@ -192,14 +192,14 @@ pub fn from_settings(
 /// problem: the context holds nothing else, and Cedar skips a policy whose evaluation fails, so a
 /// `forbid` reading it would never apply.
 fn request_reads(
-    written: &[(&cedar_policy::Policy, serde_json::Value)],
+    written: &[(&cedar_policy::Policy, super::load::Form)],
     source: Source,
     problems: &mut Vec<SettingProblem>,
 ) -> Vec<(String, String)> {
     let mut reads = Vec::new();
-    for (policy, est) in written {
+    for (policy, form) in written {
         let id: &str = policy.id().as_ref();
-        for attribute in context::request_reads(est) {
+        for attribute in context::request_reads(&form.json) {
             if attribute == context::PATH_PARAMETERS || attribute == context::WHOLE {
                 reads.push((id.to_owned(), attribute));
             } else {

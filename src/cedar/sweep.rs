@@ -25,13 +25,15 @@
 //! skips a policy whose evaluation errs. When a policy's conditions read `action`, none of this
 //! holds, and the engine asks Cedar once per route ([`Sweep::new`] gives `None`).
 
+use super::load::Form;
 use super::model::Model;
 use super::uses::Uses;
 use cedar_policy::{
-    ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy, PolicyId,
-    PolicySet, PrincipalConstraint, Request, ResourceConstraint,
+    ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy,
+    PrincipalConstraint, Request, ResourceConstraint,
 };
-use serde_json::{Value, json};
+use cedar_policy_core::ast::Expr;
+use serde_json::Value;
 use std::str::FromStr;
 
 /// The policies' scopes decided, and their conditions to evaluate.
@@ -135,7 +137,7 @@ impl Sweep {
     /// The sweep of `policies` (in the order of the engine's `ids`, each with its JSON form) over
     /// the known routes' `route_actions`; `None` when a policy's conditions read `action`.
     pub fn new(
-        policies: &[(&Policy, Value)],
+        policies: &[(&Policy, Form)],
         route_actions: &[EntityUid],
         actions: &Entities,
         model: &Model,
@@ -146,19 +148,18 @@ impl Sweep {
             routes: route_actions.len(),
             uses: Uses::NOTHING,
         };
-        let mut written: Vec<Value> = Vec::new();
-        for (policy, est) in policies {
-            let clauses = est.get("conditions")?.as_array()?;
-            if clauses.iter().any(reads_action) {
+        let mut distinct: Vec<&Expr> = Vec::new();
+        for (policy, form) in policies {
+            if form.json.get("conditions").is_some_and(reads_action) {
                 return None;
             }
-            let condition = joined(clauses)?.map(|joined| {
-                written
+            let condition = form.condition.as_ref().map(|condition| {
+                distinct
                     .iter()
-                    .position(|w| *w == joined)
+                    .position(|known| *known == condition)
                     .unwrap_or_else(|| {
-                        written.push(joined);
-                        written.len() - 1
+                        distinct.push(condition);
+                        distinct.len() - 1
                     })
             });
             let resource = admits_resource(policy.resource_constraint(), model.resource());
@@ -172,8 +173,15 @@ impl Sweep {
                 condition,
             });
         }
-        sweep.conditions = expressions(&written)?;
-        sweep.uses = Uses::of(&written);
+        sweep.conditions = distinct
+            .iter()
+            .map(|condition| expression(condition))
+            .collect::<Option<_>>()?;
+        sweep.uses = Uses::of(
+            policies
+                .iter()
+                .filter_map(|(_, form)| form.json.get("conditions")),
+        );
         Some(sweep)
     }
 
@@ -242,63 +250,14 @@ impl Sweep {
     }
 }
 
-/// A policy's conditions (its EST `conditions`) joined into one expression, as Cedar joins them:
-/// `when {a} unless {b}` is `a && !b`. `Ok(None)` when there are none.
-fn joined(clauses: &[Value]) -> Option<Option<Value>> {
-    let mut joined: Option<Value> = None;
-    for clause in clauses {
-        let body = clause.get("body")?.clone();
-        let term = match clause.get("kind")?.as_str()? {
-            "when" => body,
-            "unless" => json!({"!": {"arg": body}}),
-            _ => return None,
-        };
-        joined = Some(match joined {
-            None => term,
-            Some(left) => json!({"&&": {"left": left, "right": term}}),
-        });
-    }
-    Some(joined)
-}
-
-/// Conditions (in Cedar's JSON form) as expressions Cedar can evaluate. Cedar offers no way from
-/// one to the other but text: each condition is written as the policy
-/// `permit(principal, action, resource) when { … };`, its expression read back from between the
-/// braces, and the round trip checked (the policies made from the texts read back, in one parse,
-/// must be the same policies, by Cedar's own comparison of what it evaluates), so that a change
-/// in how Cedar writes policies cannot change a decision (`None`: the sweep is not used).
-fn expressions(conditions: &[Value]) -> Option<Vec<Expression>> {
-    let id = |i: usize| PolicyId::new(format!("policy{i}"));
-    let mut policies = Vec::with_capacity(conditions.len());
-    let mut inners = Vec::with_capacity(conditions.len());
-    for (i, condition) in conditions.iter().enumerate() {
-        let written = json!({
-            "effect": "permit",
-            "principal": {"op": "All"},
-            "action": {"op": "All"},
-            "resource": {"op": "All"},
-            "conditions": [{"kind": "when", "body": condition}],
-            "annotations": {},
-        });
-        let policy = Policy::from_json(Some(id(i)), written).ok()?;
-        // Written out, and indented, as `permit(␤ principal,␤ …) when {␤ … ␤};`.
-        let text = policy.to_cedar()?;
-        let start = text.find(") when {")? + ") when {".len();
-        inners.push(text.get(start..text.rfind("};")?)?.to_owned());
-        policies.push(policy);
-    }
-    let again: String = inners
-        .iter()
-        .map(|inner| format!("permit(principal, action, resource) when {{{inner}}};\n"))
-        .collect();
-    let again = PolicySet::from_str(&again).ok()?;
-    for (i, policy) in policies.iter().enumerate() {
-        (again.policy(&id(i))? == policy).then_some(())?;
-    }
-    inners
-        .iter()
-        .map(|inner| Expression::from_str(inner).ok())
-        .collect()
+/// A condition as an expression `cedar-policy` evaluates. It has no way to take one from Cedar's
+/// parser but text: the condition is written out and read back, and the round trip checked (the
+/// text must read back as the same expression, by Cedar's own comparison), so that a change in
+/// how Cedar writes expressions cannot change a decision (`None`: the sweep is not used).
+fn expression(condition: &Expr) -> Option<Expression> {
+    let text = condition.to_string();
+    (text.parse::<Expr>().ok()? == *condition).then_some(())?;
+    Expression::from_str(&text).ok()
 }
 
 /// Whether a policy's action constraint matches `action`: `action in [a]` is true for `a`
@@ -329,15 +288,14 @@ fn reads_action(value: &Value) -> bool {
 mod tests {
     use super::*;
 
-    fn condition(text: &str) -> Value {
-        let est = Policy::from_str(text).unwrap().to_json().unwrap();
-        joined(est["conditions"].as_array().unwrap())
-            .unwrap()
-            .unwrap()
+    fn condition(text: &str) -> Expr {
+        let parsed = cedar_policy_core::parser::parse_policy(None, text).unwrap();
+        parsed.non_scope_constraints().unwrap().clone()
     }
 
     /// Every kind of expression survives the trip through Cedar's text: strings that look like the
-    /// end of a policy, escapes, patterns, extension calls, records, sets, `is` and `if`.
+    /// end of a policy, escapes, patterns, extension calls, records, sets, `is`, `if`, and
+    /// conditions joined from several clauses.
     #[test]
     fn conditions_of_every_form_become_the_expressions_cedar_evaluates() {
         for text in [
@@ -350,21 +308,7 @@ mod tests {
             r#"permit(principal, action, resource) when { if principal has a.b then principal.a.b else false };"#,
             r#"permit(principal, action, resource) when { true } unless { false } when { 1 < 2 };"#,
         ] {
-            assert!(expressions(&[condition(text)]).is_some(), "{text}");
+            assert!(expression(&condition(text)).is_some(), "{text}");
         }
-    }
-
-    #[test]
-    fn conditions_join_as_cedar_joins_them() {
-        let joined = condition(
-            "permit(principal, action, resource) when { principal.a } unless { principal.b } when { principal.c };",
-        );
-        let written = Policy::from_str(
-            "permit(principal, action, resource) when { (principal.a && !principal.b) && principal.c };",
-        )
-        .unwrap()
-        .to_json()
-        .unwrap();
-        assert_eq!(joined, written["conditions"][0]["body"]);
     }
 }

@@ -345,7 +345,7 @@ fn one_evaluation_per_policy_decides_every_route_as_cedar_per_route() {
 /// and resource constraint (some that no token meets), actions by `==` and `in`, conditions on
 /// attributes and on `context.token` (some that err on some tokens), `in` inside a condition, the
 /// token record used whole, forbids, and a condition that reads `action` (asked per route).
-const POOL: [&str; 17] = [
+const POOL: [&str; 18] = [
     r#"permit(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets", PetStore::Action::"get /pets/{petId}"], resource);"#,
     r#"permit(principal == PetStore::User::"petstore|alice", action, resource == PetStore::Application::"PetStore");"#,
     r#"permit(principal is PetStore::User in PetStore::UserGroup::"petstore|admins", action, resource in PetStore::Application::"PetStore");"#,
@@ -362,6 +362,7 @@ const POOL: [&str; 17] = [
     r#"forbid(principal, action, resource) when { context has token.banned && context.token.banned };"#,
     r#"permit(principal, action, resource is PetStore::Application) when { principal has email && principal.email == context.token.email };"#,
     r#"forbid(principal, action == PetStore::Action::"post /pets", resource) unless { context has token };"#,
+    r#"permit(principal, action == PetStore::Action::"get /pets/{petId}", resource) when { principal has level } unless { principal.level < 1 } when { context.token has email };"#,
     r#"permit(principal, action, resource) when { action == PetStore::Action::"get /pets" && principal has level };"#,
 ];
 
