@@ -110,8 +110,10 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                 // a new lexer each time, about 4 times the cost.
                 let mut forms = forms(&source.text);
                 for (n, policy) in parsed.policies().enumerate() {
+                    // Not `annotation("id")`: it parses its key, with a new lexer each time.
                     let id = policy
-                        .annotation("id")
+                        .annotations()
+                        .find_map(|(key, value)| (key == "id").then_some(value))
                         .filter(|id| !id.is_empty())
                         .map_or_else(|| format!("{name}#{n}"), str::to_owned);
                     let renamed: Policy = policy.new_id(PolicyId::new(&id));

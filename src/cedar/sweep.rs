@@ -32,7 +32,7 @@ use cedar_policy::{
     ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy,
     PrincipalConstraint, Request, ResourceConstraint,
 };
-use cedar_policy_core::ast::Expr;
+use cedar_policy_core::ast::{Expr, ExprKind};
 use serde_json::Value;
 use std::str::FromStr;
 
@@ -173,10 +173,7 @@ impl Sweep {
                 condition,
             });
         }
-        sweep.conditions = distinct
-            .iter()
-            .map(|condition| expression(condition))
-            .collect::<Option<_>>()?;
+        sweep.conditions = expressions(&distinct)?;
         sweep.uses = Uses::of(
             policies
                 .iter()
@@ -250,14 +247,23 @@ impl Sweep {
     }
 }
 
-/// A condition as an expression `cedar-policy` evaluates. It has no way to take one from Cedar's
-/// parser but text: the condition is written out and read back, and the round trip checked (the
-/// text must read back as the same expression, by Cedar's own comparison), so that a change in
-/// how Cedar writes expressions cannot change a decision (`None`: the sweep is not used).
-fn expression(condition: &Expr) -> Option<Expression> {
-    let text = condition.to_string();
-    (text.parse::<Expr>().ok()? == *condition).then_some(())?;
-    Expression::from_str(&text).ok()
+/// Conditions as expressions `cedar-policy` evaluates. It has no way to take one from Cedar's
+/// parser but text: each condition is written out and read back, and the round trip checked (the
+/// texts, read back together as the set `[c1, c2, …]` in one parse, must be the same expressions,
+/// by Cedar's own comparison), so that a change in how Cedar writes expressions cannot change a
+/// decision (`None`: the sweep is not used).
+fn expressions(conditions: &[&Expr]) -> Option<Vec<Expression>> {
+    let texts: Vec<String> = conditions.iter().map(ToString::to_string).collect();
+    let together = format!("[{}]", texts.join(", "));
+    let ExprKind::Set(read) = together.parse::<Expr>().ok()?.into_expr_kind() else {
+        return None;
+    };
+    (read.len() == conditions.len() && read.iter().zip(conditions).all(|(r, c)| r == *c))
+        .then_some(())?;
+    texts
+        .iter()
+        .map(|text| Expression::from_str(text).ok())
+        .collect()
 }
 
 /// Whether a policy's action constraint matches `action`: `action in [a]` is true for `a`
@@ -298,7 +304,7 @@ mod tests {
     /// conditions joined from several clauses.
     #[test]
     fn conditions_of_every_form_become_the_expressions_cedar_evaluates() {
-        for text in [
+        let texts = [
             r#"permit(principal, action, resource) when { principal.level > 2 };"#,
             r#"permit(principal, action, resource) when { context.token.x == "a }; b\n\"c\"" };"#,
             r#"permit(principal, action, resource) when { principal.email like "*\*@x.org" };"#,
@@ -307,8 +313,13 @@ mod tests {
             r#"permit(principal, action, resource) when { principal is PetStore::User in PetStore::UserGroup::"p|\"q\"" };"#,
             r#"permit(principal, action, resource) when { if principal has a.b then principal.a.b else false };"#,
             r#"permit(principal, action, resource) when { true } unless { false } when { 1 < 2 };"#,
-        ] {
-            assert!(expression(&condition(text)).is_some(), "{text}");
+        ];
+        for text in texts {
+            assert!(expressions(&[&condition(text)]).is_some(), "{text}");
         }
+        // And all at once, as the sweep checks them.
+        let all: Vec<Expr> = texts.iter().map(|text| condition(text)).collect();
+        let all: Vec<&Expr> = all.iter().collect();
+        assert_eq!(expressions(&all).map(|e| e.len()), Some(texts.len()));
     }
 }
