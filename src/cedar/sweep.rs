@@ -73,7 +73,9 @@ enum Principal {
 pub struct Who<'a> {
     /// The issuer's principal prefix.
     pub prefix: &'a str,
+    /// The token's subject.
     pub sub: &'a str,
+    /// The token's groups, as the groups claim names them.
     pub groups: &'a [&'a str],
 }
 
@@ -134,8 +136,8 @@ fn admits_resource(constraint: ResourceConstraint, resource: &EntityUid) -> bool
 }
 
 impl Sweep {
-    /// The sweep of `policies` (in the order of the engine's `ids`, each with its JSON form) over
-    /// the known routes' `route_actions`; `None` when a policy's conditions read `action`.
+    /// The sweep of `policies` (in the order of the engine's `ids`, each with its forms) over the
+    /// known routes' `route_actions`; `None` when a policy's conditions read `action`.
     pub fn new(
         policies: &[(&Policy, Form)],
         route_actions: &[EntityUid],
