@@ -84,27 +84,49 @@ pub struct Segments<'a> {
 /// the base64url alphabet (padding `=` included: JWS never pads), or a segment that is not
 /// canonical base64url (a length of 4n+1, or non-zero trailing bits).
 pub fn split(token: &str) -> Result<Segments<'_>, Reject> {
-    let bytes = token.as_bytes();
-    let mut dots = memchr::memchr_iter(b'.', bytes);
+    let segments = frame(token)?;
+    for segment in [segments.header, segments.payload, segments.signature] {
+        check_segment(segment)?;
+    }
+    Ok(segments)
+}
+
+/// Splits a compact JWS into exactly three non-empty segments, without checking what they
+/// hold: for a caller that checks each segment itself, with [`DecodeBuf::decode`] (which accepts
+/// exactly what [`check_segment`] accepts) or [`check_segment`].
+///
+/// # Errors
+/// [`Reject::Malformed`] for any other number of segments, or an empty one.
+pub fn frame(token: &str) -> Result<Segments<'_>, Reject> {
+    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
     let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(Reject::Malformed);
     };
-    let segments = Segments {
+    // Decoding an empty segment succeeds (with nothing), so `frame` refuses it.
+    if first == 0 || second == first + 1 || second + 1 == token.len() {
+        return Err(Reject::Malformed);
+    }
+    Ok(Segments {
         signing_input: &token[..second],
         header: &token[..first],
         payload: &token[first + 1..second],
         signature: &token[second + 1..],
-    };
-    // base64-simd's SIMD check of each segment: a byte-at-a-time loop here was a third of the
-    // non-crypto cost, and the branch-free alphabet scan that replaced it still cost as much as the
-    // whole event parse. Checking canonical form here too (the decoders check it again) changes no
-    // answer, only makes a non-canonical segment `Malformed` before the key lookup rather than after.
-    for segment in [segments.header, segments.payload, segments.signature] {
-        if segment.is_empty() || URL_SAFE_NO_PAD.check(segment.as_bytes()).is_err() {
-            return Err(Reject::Malformed);
-        }
+    })
+}
+
+/// Checks that a segment is non-empty canonical base64url, as [`DecodeBuf::decode`] does, without
+/// decoding it.
+///
+/// # Errors
+/// [`Reject::Malformed`] otherwise (see [`split`]).
+pub fn check_segment(segment: &str) -> Result<(), Reject> {
+    // base64-simd's SIMD check: a byte-at-a-time loop here was a third of the non-crypto cost,
+    // and the branch-free alphabet scan that replaced it still cost as much as the whole event
+    // parse.
+    if segment.is_empty() || URL_SAFE_NO_PAD.check(segment.as_bytes()).is_err() {
+        return Err(Reject::Malformed);
     }
-    Ok(segments)
+    Ok(())
 }
 
 /// A base64url decoding buffer that lives on the stack and spills to the heap only for inputs
@@ -286,6 +308,11 @@ mod tests {
         ] {
             assert_eq!(split(bad), Err(Reject::Malformed), "{bad:?}");
         }
+        // `frame` counts the segments and leaves their contents to its caller.
+        assert_eq!(frame("a+b.c=.d").map(|s| s.payload), Ok("c="));
+        for bad in ["a.b", "a.b.c.d", "", ".b.c", "a..c", "a.b."] {
+            assert_eq!(frame(bad), Err(Reject::Malformed), "{bad:?}");
+        }
     }
 
     #[test]
@@ -329,6 +356,39 @@ mod tests {
                 .map_err(|_| Reject::Malformed);
             let mut small = DecodeBuf::<16>::default();
             proptest::prop_assert_eq!(small.decode(&segment).map(<[u8]>::to_vec), expected);
+        }
+
+        /// A caller of `frame` that decodes some segments and checks the others refuses exactly
+        /// the tokens that `split` refuses: decoding accepts what `check_segment` accepts.
+        #[test]
+        fn checking_a_segment_accepts_what_decoding_accepts(segment in proptest::prop_oneof![
+            "[A-Za-z0-9_-]{1,80}",
+            "[A-Za-z0-9_=+/.-]{1,12}",
+            proptest::prelude::any::<String>(),
+        ]) {
+            // ... but for the empty segment, which decodes to nothing: `frame` refuses it.
+            proptest::prop_assume!(!segment.is_empty());
+            let mut small = DecodeBuf::<16>::default();
+            proptest::prop_assert_eq!(
+                check_segment(&segment),
+                small.decode(&segment).map(|_| ()),
+                "{:?}", segment
+            );
+        }
+
+        /// `frame` accepts what `split` accepts, and more only for segments it does not check.
+        #[test]
+        fn frames_what_splits(token in proptest::prop_oneof![
+            "[A-Za-z0-9_-]{0,9}\\.[A-Za-z0-9_-]{0,9}\\.[A-Za-z0-9_-]{0,9}",
+            "[A-Za-z0-9_=+/. -]{0,16}",
+        ]) {
+            let expected = split(&token).is_ok();
+            let framed = frame(&token)
+                .map(|s| [s.header, s.payload, s.signature].into_iter().all(|s| check_segment(s).is_ok()));
+            proptest::prop_assert_eq!(framed.unwrap_or(false), expected, "{}", token);
+            if let Ok(s) = frame(&token) {
+                proptest::prop_assert_eq!(format!("{}.{}.{}", s.header, s.payload, s.signature), token);
+            }
         }
     }
 
