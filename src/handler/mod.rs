@@ -232,7 +232,7 @@ impl Authorizer {
         let mut refreshed = Refreshed::default();
         loop {
             match self.verify_now(call, now, out, decision, refreshed) {
-                Ok(outcome) => return self.recheck(call, outcome, out, decision).await,
+                Ok(outcome) => return self.recheck(&call, outcome, out, decision).await,
                 Err(Step::Reject(reject)) => return Err(reject),
                 Err(Step::Wait(Wait::Stale(issuer))) => {
                     Box::pin(self.issuers[issuer].keys.refresh_if_stale()).await;
