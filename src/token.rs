@@ -188,7 +188,14 @@ pub struct Header<'a> {
 pub fn parse_header<'a>(json: &'a [u8], allowed: &[Algorithm]) -> Result<Header<'a>, Reject> {
     // serde_json skips the members we do not read without checking their UTF-8, but a JOSE
     // header is UTF-8 JSON (RFC 7515 §5.2). The fuzz targets found the same gap in claims and events.
-    let json = simdutf8::basic::from_utf8(json).map_err(|_| Reject::Malformed)?;
+    // A header is short ASCII: `is_ascii` reads it a word at a time, where simdutf8 hands inputs
+    // under 64 bytes to `str::from_utf8`, which cost four times as much.
+    let json = if json.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(json) }
+    } else {
+        simdutf8::basic::from_utf8(json).map_err(|_| Reject::Malformed)?
+    };
     let raw = match scan_header(json) {
         Some(raw) => raw,
         None => serde_json::from_str(json).map_err(|_| Reject::Malformed)?,
@@ -410,6 +417,22 @@ mod tests {
             r#"{"alg":"RS256","kid":"k"}x"#,
         ] {
             assert_eq!(scan_header(unusual), None, "{unusual}");
+        }
+    }
+
+    #[test]
+    fn headers_are_utf8_json_ascii_or_not() {
+        let allowed = [Algorithm::RS256];
+        let header = |kid: &[u8]| [br#"{"alg":"RS256","kid":""#, kid, br#""}"#].concat();
+        let accented = header("clé".as_bytes());
+        assert_eq!(parse_header(&accented, &allowed).unwrap().kid, "clé");
+        // A lone continuation byte, a truncated sequence, an overlong `/`: not UTF-8.
+        for bad in [&b"cl\x80"[..], b"cl\xc3", b"\xc0\xaf"] {
+            assert_eq!(
+                parse_header(&header(bad), &allowed),
+                Err(Reject::Malformed),
+                "{bad:?}"
+            );
         }
     }
 
