@@ -55,23 +55,24 @@ impl VerifiedTokens {
         }
     }
 
-    /// The digest to look a token up by, or `None` when the cache is off.
+    /// What the cache knows of this token, or `None` when the cache is off. Looked up once per
+    /// request, before anything of the token is parsed (see [`Lookup::is_known`]).
     #[inline]
-    pub fn digest(&self, token: &str) -> Option<TokenDigest> {
-        self.cache.as_ref()?;
-        let mut hasher = SipHasher13::new_with_key(&self.key);
-        hasher.write(token.as_bytes());
-        Some(hasher.finish128().as_u128())
+    pub fn lookup(&self, token: &str) -> Option<Lookup> {
+        let cache = self.cache.as_ref()?;
+        let digest = self.digest(token);
+        Some(Lookup {
+            digest,
+            entry: cache.get(&digest),
+        })
     }
 
-    /// Whether this token was verified by exactly this key.
-    #[cfg(not(feature = "cedar"))]
+    /// A token's digest under this cache's key.
     #[inline]
-    pub fn was_verified_by(&self, digest: &TokenDigest, key: &VerifyingKey) -> bool {
-        self.cache
-            .as_ref()
-            .and_then(|cache| cache.get(digest))
-            .is_some_and(|entry| entry.key == *key.fingerprint())
+    fn digest(&self, token: &str) -> TokenDigest {
+        let mut hasher = SipHasher13::new_with_key(&self.key);
+        hasher.write(token.as_bytes());
+        hasher.finish128().as_u128()
     }
 
     /// Remembers that this token's signature verified with this key.
@@ -86,22 +87,6 @@ impl VerifiedTokens {
                 },
             );
         }
-    }
-
-    /// Whether this token was verified by exactly this key (`Some`), with the Cedar decisions
-    /// remembered beside it, if any.
-    #[cfg(feature = "cedar")]
-    #[inline]
-    pub fn verified_by(
-        &self,
-        digest: &TokenDigest,
-        key: &VerifyingKey,
-    ) -> Option<Option<std::sync::Arc<crate::cedar::Compiled>>> {
-        self.cache
-            .as_ref()
-            .and_then(|cache| cache.get(digest))
-            .filter(|entry| entry.key == *key.fingerprint())
-            .map(|entry| entry.compiled)
     }
 
     /// Remembers that this token verified with this key, and its Cedar decisions.
@@ -129,6 +114,48 @@ impl VerifiedTokens {
     }
 }
 
+/// What the cache knew of one token when it was looked up.
+pub struct Lookup {
+    digest: TokenDigest,
+    entry: Option<Entry>,
+}
+
+impl Lookup {
+    /// The token's digest, to remember it by.
+    pub fn digest(&self) -> TokenDigest {
+        self.digest
+    }
+
+    /// Whether the cache remembers this very token (its digest): one that was verified, so one
+    /// that passed every check made before its signature's, whatever key verified it.
+    pub fn is_known(&self) -> bool {
+        self.entry.is_some()
+    }
+
+    /// Whether this token was verified by exactly this key.
+    #[cfg(not(feature = "cedar"))]
+    #[inline]
+    pub fn verified_by(&self, key: &VerifyingKey) -> bool {
+        self.entry
+            .as_ref()
+            .is_some_and(|entry| entry.key == *key.fingerprint())
+    }
+
+    /// Whether this token was verified by exactly this key (`Some`), with the Cedar decisions
+    /// remembered beside it, if any.
+    #[cfg(feature = "cedar")]
+    #[inline]
+    pub fn verified_by(
+        &self,
+        key: &VerifyingKey,
+    ) -> Option<Option<std::sync::Arc<crate::cedar::Compiled>>> {
+        self.entry
+            .as_ref()
+            .filter(|entry| entry.key == *key.fingerprint())
+            .map(|entry| entry.compiled.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,11 +165,11 @@ mod tests {
     #[test]
     fn each_cache_keys_its_digests_with_its_own_secret() {
         let (one, other) = (VerifiedTokens::new(8), VerifiedTokens::new(8));
-        let digest = one.digest(TOKEN).expect("the cache is on");
-        assert_eq!(one.digest(TOKEN), Some(digest), "a digest is stable");
+        let digest = one.lookup(TOKEN).expect("the cache is on").digest();
+        assert_eq!(one.digest(TOKEN), digest, "a digest is stable");
         assert_ne!(
             other.digest(TOKEN),
-            Some(digest),
+            digest,
             "another process (or authorizer) cannot compute this digest"
         );
         let mut unkeyed = SipHasher13::new_with_key(&[0; 16]);
@@ -155,9 +182,28 @@ mod tests {
     }
 
     #[test]
+    fn only_the_very_token_remembered_is_known() {
+        let cache = VerifiedTokens::new(8);
+        let lookup = cache.lookup(TOKEN).expect("the cache is on");
+        assert!(!lookup.is_known(), "nothing remembered yet");
+        cache.remember(lookup.digest(), [0; 32]);
+        assert!(cache.lookup(TOKEN).unwrap().is_known());
+        // The same token with its last character changed (the signature's trailing bits), one
+        // character more or one less: not known.
+        let shorter = &TOKEN[..TOKEN.len() - 1];
+        for other in [
+            format!("{shorter}m"),
+            format!("{TOKEN}x"),
+            shorter.to_owned(),
+        ] {
+            assert!(!cache.lookup(&other).unwrap().is_known(), "{other}");
+        }
+    }
+
+    #[test]
     fn without_os_randomness_the_cache_stays_off() {
         let unkeyed = VerifiedTokens::keyed_by(8, |_| Err(getrandom::Error::UNSUPPORTED));
-        assert_eq!(unkeyed.digest(TOKEN), None);
+        assert!(unkeyed.lookup(TOKEN).is_none());
         unkeyed.remember(1, [0; 32]);
         assert_eq!(unkeyed.len(), 0);
 
@@ -165,9 +211,12 @@ mod tests {
             key.fill(7);
             Ok(())
         });
-        let digest = keyed.digest(TOKEN).expect("keyed: on");
+        let digest = keyed.lookup(TOKEN).expect("keyed: on").digest();
         keyed.remember(digest, [0; 32]);
         assert_eq!(keyed.len(), 1);
-        assert_eq!(VerifiedTokens::new(0).digest(TOKEN), None, "size 0: off");
+        assert!(
+            VerifiedTokens::new(0).lookup(TOKEN).is_none(),
+            "size 0: off"
+        );
     }
 }

@@ -249,6 +249,67 @@ async fn framing_rules() {
     assert_eq!(decision.outcome, Outcome::Allow);
 }
 
+/// Every segment must be canonical base64url before any header or claim rule is looked at, so a
+/// malformed token is refused as `Malformed` whatever else is wrong with it; and a token the
+/// verified-token cache knows lends nothing to one that differs from it, even in the unused bits
+/// of its signature's last character.
+#[tokio::test]
+async fn malformed_segments_are_refused_first_beside_a_cached_token() {
+    let (server, cached, key) = setup().await;
+    let uncached = authorizer_for(&server, &[("VERIFIED_TOKEN_CACHE_SIZE", "0")]);
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let (header, payload, signature) = (parts[0], parts[1], parts[2]);
+    // An RSA-2048 signature is 342 characters: the last one carries 4 unused bits, which a
+    // canonical encoding leaves at zero (`A`, `Q`, `g`, `w`); the next character sets one.
+    let (rest, last) = signature.split_at(signature.len() - 1);
+    let next = match last {
+        "A" => "B",
+        "Q" => "R",
+        "g" => "h",
+        "w" => "x",
+        _ => unreachable!("canonical: {last}"),
+    };
+    let non_canonical = format!("{rest}{next}");
+    let none = b64(r#"{"alg":"none","kid":"main-key"}"#);
+    let cases = [
+        (
+            format!("{none}.{payload}.{signature}"),
+            Reject::AlgNotAllowed,
+        ),
+        (format!("{none}.{payload}!.{signature}"), Reject::Malformed),
+        (
+            format!("{none}.{payload}.{non_canonical}"),
+            Reject::Malformed,
+        ),
+        (format!("{none}.{payload}.{signature}!"), Reject::Malformed),
+        (
+            format!("{header}.{payload}.{non_canonical}"),
+            Reject::Malformed,
+        ),
+        (
+            format!("{header}.{payload}.{signature}*"),
+            Reject::Malformed,
+        ),
+        // One more (canonical) character: 257 bytes, which the key does not verify.
+        (
+            format!("{header}.{payload}.{signature}A"),
+            Reject::BadSignature,
+        ),
+    ];
+    for authorizer in [&cached, &uncached] {
+        for _ in 0..2 {
+            let (decision, _) = authorize(authorizer, &token).await;
+            assert_eq!(decision.outcome, Outcome::Allow);
+        }
+        for (bad, reason) in &cases {
+            assert_rejected(authorizer, bad, *reason).await;
+        }
+    }
+    let (decision, _) = authorize(&cached, &token).await;
+    assert!(decision.cache_hit, "the token itself is still known");
+}
+
 #[tokio::test]
 async fn keys_the_issuer_should_not_use_are_skipped() {
     let good = rsa_key("good");

@@ -116,7 +116,18 @@ impl Member {
             Member::HttpMethod => &mut fields.http_method,
             Member::RawPath => &mut fields.raw_path,
         };
-        *string = Some(Cow::Borrowed(scanner.string()?));
+        // The token (hundreds of bytes) and the ARN (about 70) are longer than `string`'s word
+        // by word search is worth.
+        let long = matches!(
+            self,
+            Member::AuthorizationToken | Member::MethodArn | Member::RouteArn
+        );
+        let value = if long {
+            scanner.long_string()?
+        } else {
+            scanner.string()?
+        };
+        *string = Some(Cow::Borrowed(value));
         Some(())
     }
 }

@@ -49,10 +49,10 @@ fn the_request_is_read_for_sender_constrained_tokens() {
 
     let event = br#"{"type":"REQUEST","methodArn":"a","httpMethod":"POST","headers":{"dpop":"p.r.f","Authorization":"DPoP t"},"requestContext":{"domainName":"api.example.com","path":"/v1/pets","identity":{"sourceIp":"1","clientCert":{"clientCertPem":"PEM","validity":{}}}}}"#;
     let names = default_names();
-    let fields = scanned(event, &names).expect("the scanner reads it");
+    let mut fields = scanned(event, &names).expect("the scanner reads it");
     assert_eq!(Ok(&fields), Fields::with_serde(event, &names).as_ref());
     let possession = fields
-        .into_event(&IdentitySource::default())
+        .take_event(&IdentitySource::default())
         .unwrap()
         .possession;
     assert_eq!(possession.dpop.as_deref(), Some("p.r.f"));
@@ -62,10 +62,10 @@ fn the_request_is_read_for_sender_constrained_tokens() {
     assert_eq!(possession.client_cert_pem.as_deref(), Some("PEM"));
     // HTTP API mutual TLS: the certificate is in `authentication`, and only there.
     let http = br#"{"version":"2.0","routeArn":"a","requestContext":{"identity":{"clientCert":{"clientCertPem":"REST"}},"authentication":{"clientCert":{"clientCertPem":"HTTP","subjectDN":"CN=c"}}}}"#;
-    let fields = scanned(http, &names).expect("the scanner reads it");
+    let mut fields = scanned(http, &names).expect("the scanner reads it");
     assert_eq!(Ok(&fields), Fields::with_serde(http, &names).as_ref());
     let possession = fields
-        .into_event(&IdentitySource::default())
+        .take_event(&IdentitySource::default())
         .unwrap()
         .possession;
     assert_eq!(possession.client_cert_pem.as_deref(), Some("HTTP"));

@@ -33,18 +33,17 @@ impl Authorizer {
         cedar || !self.config.route_rules.is_empty()
     }
 
-    /// Whether the verified-token cache says this key verified this token; fills `remembered`
-    /// with what it kept beside it.
+    /// Whether the verified-token cache's `lookup` says this key verified this token; fills
+    /// `remembered` with what it kept beside it.
     #[inline]
     pub(super) fn cached(
-        &self,
-        digest: &crate::verified::TokenDigest,
+        lookup: &crate::verified::Lookup,
         key: &crate::keyset::VerifyingKey,
         remembered: &mut Remembered,
     ) -> bool {
         #[cfg(feature = "cedar")]
         {
-            match self.verified.verified_by(digest, key) {
+            match lookup.verified_by(key) {
                 Some(compiled) => {
                     *remembered = compiled;
                     true
@@ -55,7 +54,7 @@ impl Authorizer {
         #[cfg(not(feature = "cedar"))]
         {
             let NothingRemembered = *remembered;
-            self.verified.was_verified_by(digest, key)
+            lookup.verified_by(key)
         }
     }
 

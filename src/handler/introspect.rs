@@ -42,10 +42,11 @@ impl Authorizer {
     }
 
     /// Under `INTROSPECT=always`, asks the issuer whether a locally verified JWT is still active
-    /// (revocation, RFC 7009); the answer already written is withdrawn when it is not.
+    /// (revocation, RFC 7009); the answer already written is withdrawn when it is not. `call` is
+    /// borrowed from `verify`'s future: a copy would grow that future, moved on every request.
     pub(super) async fn recheck(
         &self,
-        call: Call<'_>,
+        call: &Call<'_>,
         outcome: Outcome,
         out: &mut Vec<u8>,
         decision: &mut Decision,
@@ -55,7 +56,7 @@ impl Authorizer {
         };
         if introspector.mode() != IntrospectMode::Always
             || decision.issuer != Some(*index)
-            || !self.introspects_jwt(call)
+            || !self.introspects_jwt(*call)
         {
             return Ok(outcome);
         }

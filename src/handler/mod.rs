@@ -30,7 +30,7 @@ use crate::policy::{self, Grant, MethodArn};
 use crate::refresher::KeyStore;
 use crate::report::{Decision, Observer, Outcome, Reject, Trigger};
 use crate::token::{self, DecodeBuf, Scheme};
-use crate::verified::VerifiedTokens;
+use crate::verified::{Lookup, VerifiedTokens};
 use arrayvec::{ArrayString, ArrayVec};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -232,7 +232,7 @@ impl Authorizer {
         let mut refreshed = Refreshed::default();
         loop {
             match self.verify_now(call, now, out, decision, refreshed) {
-                Ok(outcome) => return self.recheck(call, outcome, out, decision).await,
+                Ok(outcome) => return self.recheck(&call, outcome, out, decision).await,
                 Err(Step::Reject(reject)) => return Err(reject),
                 Err(Step::Wait(Wait::Stale(issuer))) => {
                     Box::pin(self.issuers[issuer].keys.refresh_if_stale()).await;
@@ -259,16 +259,26 @@ impl Authorizer {
         if raw.len() > self.config.max_token_bytes {
             return Err(Reject::TokenTooLarge.into());
         }
-        let segments = token::split(raw)?;
+        // Every segment is checked to be canonical base64url before anything is parsed, as
+        // `token::split` does, so that a malformed token is refused as `Malformed` whatever else
+        // is wrong with it: the header and payload by decoding them, the signature by
+        // `check_segment`, unless the verified-token cache knows the token. A token it knows is
+        // byte for byte one that was verified, whose signature passed this check then.
+        let segments = token::frame(raw)?;
         // Sized for RSA-8192 signatures and typical headers and claims; larger ones spill to the heap.
         let mut header_buf = DecodeBuf::<512>::default();
         let mut payload_buf = DecodeBuf::<2048>::default();
         let mut signature_buf = DecodeBuf::<1024>::default();
-        let header = token::parse_header(header_buf.decode(segments.header)?, &self.algorithms)?;
-        truncate_into(&mut decision.kid, &header.kid);
+        let header = header_buf.decode(segments.header)?;
         // Unverified until the signature is checked, but only its `iss` is used before that: to
         // pick the issuer whose keys must verify it.
         let payload = payload_buf.decode(segments.payload)?;
+        let lookup = self.verified.lookup(raw);
+        if !lookup.as_ref().is_some_and(Lookup::is_known) {
+            token::check_segment(segments.signature)?;
+        }
+        let header = token::parse_header(header, &self.algorithms)?;
+        truncate_into(&mut decision.kid, &header.kid);
         // Borrowed where they were parsed: moved out of the `Result`, the claims (close to half a
         // kilobyte) were copied.
         let parsed = claims::parse(payload, &self.rules);
@@ -293,12 +303,14 @@ impl Authorizer {
         {
             return Err(Step::Wait(Wait::Stale(index)));
         }
-        let digest = self.verified.digest(raw);
-        let digest = digest.as_ref();
         let mut remembered = Remembered::default();
         // The signature is only decoded when it has to be checked: a cache hit skips both.
         let (verified_by, cache_hit) = match keys.find(&header.kid) {
-            Some(key) if digest.is_some_and(|d| self.cached(d, key, &mut remembered)) => {
+            Some(key)
+                if lookup
+                    .as_ref()
+                    .is_some_and(|l| Self::cached(l, key, &mut remembered)) =>
+            {
                 (*key.fingerprint(), true)
             }
             Some(key) => {
@@ -319,7 +331,7 @@ impl Authorizer {
         let verified = Verified {
             payload,
             remembered,
-            remember: digest.map(|d| (*d, verified_by)),
+            remember: lookup.map(|l| (l.digest(), verified_by)),
         };
         Ok(self.grant(
             index,
