@@ -129,6 +129,8 @@ impl Config {
         });
         let answer = Answer::from_vars(&mut vars, read.routes);
         let issuers = read.issuers;
+        // `()` in a build without the `cedar` feature.
+        #[cfg_attr(not(feature = "cedar"), allow(clippy::let_unit_value))]
         let cedar = cedar::read(&mut vars, read.cedar_table, &issuers, &answer);
         let verified_token_cache_size = vars.parse("VERIFIED_TOKEN_CACHE_SIZE", 10_000, |v| {
             parse_bounded(v, 0, 1_000_000)
