@@ -295,6 +295,55 @@ async fn cognito_access_and_id_tokens_are_checked_by_token_use_and_client_id() {
     }
 }
 
+/// A route rule may require a value of a claim the authorizer also reads for itself
+/// (`client_id`, `sub`, `token_use`): the rule sees the token's value. (Found by cargo-mutants:
+/// such claims were not kept for the rules, so the rule denied every token, its own client too.)
+#[tokio::test(flavor = "multi_thread")]
+async fn route_rules_can_require_registered_claims() {
+    let key = rsa_key("registered-rule");
+    let pool = JwksServer::with_keys(&[key]).await;
+    let toml = format!(
+        r#"
+        [[issuer]]
+        name = "pool"
+        issuer = "{}"
+        jwks_uri = "{}"
+        token_use = "access"
+        client_ids = ["admin-app", "shop-app"]
+
+        [[route]]
+        route = "DELETE /pets/{{petId}}"
+        claims = {{ client_id = "admin-app", token_use = "access" }}
+        "#,
+        pool.issuer(),
+        pool.jwks_uri()
+    );
+    let authorizer = Authorizer::from_config(config_file(&toml, &[])).unwrap();
+    let access = |client_id: &str| {
+        key.sign(&json!({
+            "iss": pool.issuer(), "sub": "machine", "token_use": "access",
+            "client_id": client_id, "scope": "pets/read", "exp": now() + 600, "iat": now(),
+        }))
+        .unwrap()
+    };
+    let (decision, answer) = authorize(&authorizer, &access("admin-app")).await;
+    assert_eq!(decision.outcome, Outcome::Allow);
+    let statements = &answer.unwrap()["policyDocument"]["Statement"];
+    assert_eq!(
+        statements.as_array().unwrap().len(),
+        1,
+        "no Deny: {statements}"
+    );
+    let (decision, answer) = authorize(&authorizer, &access("shop-app")).await;
+    assert_eq!(decision.outcome, Outcome::Allow, "GET /pets was called");
+    let statements = &answer.unwrap()["policyDocument"]["Statement"];
+    assert_eq!(statements[1]["Effect"], "Deny");
+    assert_eq!(
+        statements[1]["Resource"],
+        json!(["arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/DELETE/pets/*"])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn route_rules_can_apply_to_one_issuer() {
     let key_a = rsa_key("rules-a");

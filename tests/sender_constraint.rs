@@ -283,6 +283,31 @@ async fn a_stale_or_future_proof_is_refused() {
     allowed(&invoke(&env, &dpop_event(&token, &proof)).await);
 }
 
+/// The issuer's clock-skew leeway covers a proof's `iat` too (RFC 9449 §11.1: "reasonable
+/// tolerance for clock skew"): a client clock ahead by the leeway is accepted, one second more
+/// is not. Through the `Authorizer` at a fixed `now`, so no start-up time blurs the edge.
+#[tokio::test]
+async fn a_proof_from_a_clock_ahead_by_the_leeway_is_accepted() {
+    use jwt_authorizer::{Outcome, Reject};
+    let (server, key, token) = dpop_bound().await;
+    let authorizer = authorizer_for(&server, &[("CLOCK_SKEW_LEEWAY_SECONDS", "5")]);
+    let at = now();
+    for (ahead, reject) in [(5, None), (6, Some(Reject::StaleProof))] {
+        let proof = key.proof("GET", URL, &token, at + ahead);
+        let mut out = Vec::new();
+        let decision = authorizer
+            .authorize_at(&dpop_event(&token, &proof), at, &mut out)
+            .await;
+        assert_eq!(decision.reject, reject, "{ahead} s ahead: {decision:?}");
+        let outcome = if reject.is_none() {
+            Outcome::Allow
+        } else {
+            Outcome::Unauthorized
+        };
+        assert_eq!(decision.outcome, outcome, "{ahead} s ahead");
+    }
+}
+
 #[tokio::test]
 async fn a_proof_for_another_access_token_is_refused() {
     let (server, key, token) = dpop_bound().await;

@@ -484,3 +484,27 @@ async fn a_header_alg_for_another_key_type_than_the_named_key_is_refused() {
     }
     assert_eq!(server.hits(), 1, "a mismatch is no reason to fetch");
 }
+
+/// The most claims a configuration may keep raw (`MAX_CAPTURED_CLAIMS`, 16, with `cnf` always
+/// kept beside them in a fixed array) all reach the answer's context, the last one too.
+/// (cargo-mutants: with one slot fewer, or none for `cnf`, nothing else noticed.)
+#[tokio::test]
+async fn the_most_context_claims_allowed_all_reach_the_answer() {
+    let key = rsa_key("many-claims");
+    let server = JwksServer::with_keys(&[key]).await;
+    // 14 claims of the token and `scp` in the context, and `scope` (a scope claim, always
+    // passed): 16 captured.
+    let names: Vec<String> = (0..14).map(|i| format!("claim{i}")).collect();
+    let context_claims = format!("{},scp", names.join(","));
+    let authorizer = authorizer_for(&server, &[("CONTEXT_CLAIMS", &context_claims)]);
+    let mut claims = good_claims(&server.issuer());
+    let mut context = json!({"scope": "openid read:pets", "scp": "admin"});
+    for (i, name) in names.iter().enumerate() {
+        claims[name] = json!(format!("value {i}"));
+        context[name] = json!(format!("value {i}"));
+    }
+    claims["scp"] = json!("admin");
+    let (decision, answer) = authorize(&authorizer, &key.sign(&claims).unwrap()).await;
+    assert_eq!(decision.outcome, Outcome::Allow, "{decision:?}");
+    assert_eq!(answer.unwrap()["context"], context);
+}

@@ -373,3 +373,147 @@ fn a_null_claim_is_as_missing_for_required_claims() {
         Err(Reject::MissingClaim)
     );
 }
+
+/// `iat` may be up to the leeway in the future, as `nbf` may (RFC 7519 §4.1.6 gives no rule of
+/// its own; a clock a little ahead at the issuer must not refuse a fresh token).
+#[test]
+fn an_issued_at_within_the_leeway_is_accepted() {
+    let at = |iat: u64| {
+        format!(
+            r#"{{"iss":"https://tenant.auth0.com/","sub":"s","aud":"other","exp":{},"iat":{iat}}}"#,
+            NOW + 99
+        )
+    };
+    assert_eq!(check(&at(NOW + 5)), Ok(()));
+    assert_eq!(check(&at(NOW + 6)), Err(Reject::NotYetValid));
+}
+
+/// The scopes route rules are checked against: the first scope claim that is present and not
+/// `null`, as a space-separated string (escapes decoded) or an array of strings; anything else
+/// refuses the token.
+#[test]
+fn scopes_are_words_or_a_list_of_strings() {
+    let config = config_with(&[("SCOPE_CLAIMS", "scope,scp")]);
+    let rules = config.claim_rules();
+    let scopes = |claims: &str| {
+        let json = format!(r#"{{"sub":"s"{claims}}}"#);
+        let claims = parse(json.as_bytes(), &rules).unwrap();
+        claims.scopes(&rules).map(|scopes| {
+            scopes.map(|scopes| {
+                let mut all = Vec::new();
+                assert!(scopes.each(|s| {
+                    all.push(s.to_owned());
+                    true
+                }));
+                let has = |s: &str| scopes.contains(s);
+                (all, ["read:pets", "write:pets", "read", ""].map(has))
+            })
+        })
+    };
+    let words = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        scopes(r#","scope":"openid read:pets""#),
+        Ok(Some((
+            words(&["openid", "read:pets"]),
+            [true, false, false, false]
+        )))
+    );
+    // Escaped: decoded before it is split.
+    assert_eq!(
+        scopes(r#","scope":"write:pets\u0020read:pets""#),
+        Ok(Some((
+            words(&["write:pets", "read:pets"]),
+            [true, true, false, false]
+        )))
+    );
+    // `scope` is null: `scp` is read, an array.
+    assert_eq!(
+        scopes(r#","scope":null,"scp":["read","write:pets"]"#),
+        Ok(Some((
+            words(&["read", "write:pets"]),
+            [false, true, true, false]
+        )))
+    );
+    assert_eq!(scopes(r#","scp":[]"#), Ok(Some((vec![], [false; 4]))));
+    assert_eq!(scopes(""), Ok(None));
+    for bad in [r#","scp":["read:pets",1]"#, r#","scope":7"#, r#","scp":{}"#] {
+        assert_eq!(scopes(bad), Err(Reject::InvalidClaim), "{bad}");
+    }
+}
+
+/// `USAGE_IDENTIFIER_CLAIM`: the usage plan's API key comes from this claim, a non-empty string.
+#[test]
+fn the_usage_identifier_is_a_non_empty_string() {
+    let config = config_with(&[("USAGE_IDENTIFIER_CLAIM", "azp")]);
+    let rules = config.claim_rules();
+    let usage = |claims: &str| {
+        let json = format!(r#"{{"sub":"s"{claims}}}"#);
+        let claims = parse(json.as_bytes(), &rules).unwrap();
+        claims
+            .usage_identifier(&rules)
+            .map(|u| u.map(Cow::into_owned))
+    };
+    assert_eq!(
+        usage(r#","azp":"client-1""#),
+        Ok(Some("client-1".to_owned()))
+    );
+    assert_eq!(
+        usage(r#","azp":"client\u002d1""#),
+        Ok(Some("client-1".to_owned()))
+    );
+    for bad in ["", r#","azp":"""#, r#","azp":null"#, r#","azp":7"#] {
+        assert_eq!(usage(bad), Err(Reject::MissingUsageIdentifier), "{bad}");
+    }
+    let unconfigured = config_with(&[]).claim_rules();
+    let json = br#"{"sub":"s","azp":"client-1"}"#;
+    let claims = parse(json, &unconfigured).unwrap();
+    assert_eq!(claims.usage_identifier(&unconfigured), Ok(None));
+}
+
+/// The most claims a configuration may keep raw (16, and `cnf`), each in its own slot and on
+/// either parser: the serde_json path tells repeated claims apart by a bit per captured slot.
+#[test]
+fn the_most_captured_claims_are_each_kept_by_both_parsers() {
+    let names: Vec<String> = (0..14).map(|i| format!("claim{i}")).collect();
+    // With `scope`, a scope claim: 16 captured, and `cnf`. A registered required claim is read
+    // into its field, not kept raw, so it does not count.
+    let config = config_with(&[
+        ("CONTEXT_CLAIMS", &format!("{},scp", names.join(","))),
+        ("REQUIRED_CLAIMS", "iat"),
+    ]);
+    let rules = config.claim_rules();
+    assert_eq!(rules.captured.len(), CAPTURE_SLOTS);
+    let members: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!(r#","{name}":"v{i}""#))
+        .collect();
+    let cnf = r#","cnf":{"jkt":"x"}"#;
+    let fast = token(&format!(r#"{members},"scope":"a","scp":"b"{cnf}"#));
+    // An escaped `iss` leaves the payload to serde_json.
+    let slow = fast.replace("https://", r"https:\/\/");
+    for json in [&fast, &slow] {
+        assert_eq!(check_with(&config, json), Ok(0), "{json}");
+        let claims = parse(json.as_bytes(), &rules).unwrap();
+        for (i, name) in names.iter().enumerate() {
+            let slot = rules.captured.iter().position(|c| c == name).unwrap();
+            let want = format!(r#""v{i}""#);
+            assert_eq!(claims.captured[slot].map(RawJson::get), Some(want.as_str()));
+        }
+        assert_eq!(claims.cnf(&rules).map(RawJson::get), Some(r#"{"jkt":"x"}"#));
+        assert_eq!(claims.exp, Some((NOW + 60) as f64));
+    }
+}
+
+/// A registered claim named twice in `CONTEXT_CLAIMS` is still kept for the context, in the slot
+/// of its first mention.
+#[test]
+fn a_context_claim_named_twice_is_still_kept() {
+    let config = config_with(&[("CONTEXT_CLAIMS", "sub,email,sub")]);
+    let rules = config.claim_rules();
+    let json = token(r#","email":"a@b.c""#);
+    let claims = parse(json.as_bytes(), &rules).unwrap();
+    assert_eq!(claims.captured[0].map(RawJson::get), Some(r#""auth0|1""#));
+    assert_eq!(claims.captured[1].map(RawJson::get), Some(r#""a@b.c""#));
+    assert_eq!(claims.sub.as_deref(), Some("auth0|1"));
+}

@@ -230,13 +230,20 @@ impl Config {
     /// required claims, scope claims and the usage identifier claim name.
     pub fn captured_claims(&self) -> Vec<String> {
         let mut claims = self.context_claims.clone();
+        // A required claim that is registered is checked on its field. Any other claim is read
+        // raw even when registered: route rules look a claim up among the raw ones by name (a
+        // rule on `client_id` denied every token while it was not kept), and a scope or usage
+        // claim may be of any type.
+        let required = self
+            .issuers
+            .iter()
+            .flat_map(|i| &i.required_claims)
+            .filter(|name| !is_registered_claim(name));
         let named = self
             .route_rules
             .iter()
             .flat_map(|r| r.claims.iter().map(|(name, _)| name))
-            .chain(self.issuers.iter().flat_map(|i| &i.required_claims))
-            .filter(|name| !is_registered_claim(name))
-            // Read raw even when registered (`client_id`): a scope or usage claim may be of any type.
+            .chain(required)
             .chain(&self.scope_claims)
             .chain(&self.usage_identifier_claim);
         for name in named {

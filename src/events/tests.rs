@@ -397,3 +397,30 @@ mod agree_with_serde_json {
         }
     }
 }
+
+/// `"identitySource": []` is no cache key, as a missing one is: API Gateway caches nothing, and
+/// the configured header is the credential. (cargo-mutants: taken as a key of no values, it was
+/// refused as `unsafe_cache_key`, and no test noticed.)
+#[test]
+fn an_empty_identity_source_is_no_cache_key() {
+    let event = br#"{"version":"2.0","routeArn":"arn","routeKey":"GET /pets","identitySource":[],"headers":{"authorization":"Bearer t"}}"#;
+    let parsed = parse(event).unwrap();
+    assert_eq!(
+        (parsed.authorization.as_deref(), parsed.cached_per_route),
+        (Some("Bearer t"), true)
+    );
+}
+
+/// The serde_json path reads a credential in `queryStringParameters` as the scanner does.
+#[test]
+fn the_serde_path_reads_a_query_string_credential() {
+    let query = identity("method.request.querystring.token");
+    // The escaped ARN leaves the event to serde_json.
+    let event = br#"{"type":"REQUEST","methodArn":"a\/b","queryStringParameters":{"Token":"x","token":"Bearer q"},"headers":{"Authorization":"Bearer h"}}"#;
+    assert_eq!(scanned(event, &Names::of(&query)), None);
+    let parsed = parse_with(event, &query).unwrap();
+    assert_eq!(
+        (parsed.authorization.as_deref(), parsed.arn.as_ref()),
+        (Some("Bearer q"), "a/b")
+    );
+}
