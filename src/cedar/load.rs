@@ -4,6 +4,7 @@
 //! start-up shows everything to fix.
 
 use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy_core::ast::PolicyID;
 use miette::Diagnostic;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,13 +89,16 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
             }
         };
         let source = Source { shown, text };
-        match source.text.parse::<PolicySet>() {
+        // One parse gives both the policies and their JSON forms. `PolicySet::from_str` would
+        // parse the file again, and `Policy::to_json` each policy's text again, with a new lexer
+        // each time: together three times this parse's cost, most of a cold start's.
+        match cedar_policy_core::parser::parse_policyset_to_ests_and_pset(&source.text) {
             Err(errors) => {
                 for error in errors.iter() {
                     problems.extend(source.describe(error, ""));
                 }
             }
-            Ok(parsed) => {
+            Ok((json_forms, parsed)) => {
                 if parsed.templates().next().is_some() {
                     problems.push(format!(
                         "{}: holds a template (a policy with `?principal` or `?resource`): nothing \
@@ -105,10 +109,11 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                 let name = file
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                // The forms from one more parse of the whole file, by the ids the parser gave
-                // (`policy0`, ...): `Policy::to_json` would parse each policy's text again, with
-                // a new lexer each time, about 4 times the cost.
-                let mut forms = forms(&source.text);
+                // By the ids the parser gave (`policy0`, ...).
+                let mut forms = forms(json_forms, &parsed);
+                // `cedar-policy`'s own conversion of its parser's result (`#[doc(hidden)]`, and
+                // only as stable as the exact `cedar-policy-core` version Cargo.toml pins).
+                let parsed = PolicySet::from(parsed);
                 for (n, policy) in parsed.policies().enumerate() {
                     // Not `annotation("id")`: it parses its key, with a new lexer each time.
                     let id = policy
@@ -193,13 +198,12 @@ fn sources_shown(sources: &[Source], index: usize, current: &Source) -> String {
     sources.get(index).unwrap_or(current).shown.clone()
 }
 
-/// Each policy of `text` (a parsed policy file) in its forms, by the id the parser gave it.
-fn forms(text: &str) -> HashMap<String, Form> {
-    let Ok((forms, parsed)) = cedar_policy_core::parser::parse_policyset_to_ests_and_pset(text)
-    else {
-        return HashMap::new();
-    };
-    forms
+/// Each policy of a parsed file in its forms, by the id the parser gave it.
+fn forms(
+    json_forms: HashMap<PolicyID, cedar_policy_core::est::Policy>,
+    parsed: &cedar_policy_core::ast::PolicySet,
+) -> HashMap<String, Form> {
+    json_forms
         .into_iter()
         .filter_map(|(id, form)| {
             let condition = parsed.get(&id)?.non_scope_constraints().cloned();
