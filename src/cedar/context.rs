@@ -12,8 +12,9 @@
 //! start-up, since Cedar skips a policy whose evaluation fails, and a skipped `forbid` would
 //! permit what it was written to deny.
 
+use super::expr::{access, for_each_operand, is_var};
 use cedar_policy::RestrictedExpression;
-use serde_json::Value;
+use cedar_policy_core::ast::{Expr, Var};
 
 /// The context attribute holding the token's claims (see `model`).
 pub const TOKEN: &str = "token";
@@ -22,62 +23,25 @@ pub const PATH_PARAMETERS: &str = "pathParameters";
 /// What [`request_reads`] names a use of the whole `context` record.
 pub const WHOLE: &str = "";
 
-/// The context attributes a policy reads besides `token` ([`WHOLE`] for a use of the record
-/// itself), each once, in the order written, from the policy's JSON form (Cedar's EST), which
-/// names every attribute access and `has` test with its left operand, whatever the syntax
-/// (`context.a`, `context["a"]`, `context has a.b`).
-pub fn request_reads(est: &Value) -> Vec<String> {
+/// The context attributes a policy's conditions read besides `token` ([`WHOLE`] for a use of the
+/// record itself), each once, in the order written: every attribute access and `has` test with
+/// its left operand, whatever the syntax (`context.a`, `context["a"]`, `context has a.b`).
+pub fn request_reads(conditions: &Expr) -> Vec<String> {
     let mut found = Vec::new();
-    walk(est, &mut found);
+    walk(conditions, &mut found);
     found
 }
 
-fn walk(value: &Value, found: &mut Vec<String>) {
-    let mut add = |attribute: &str| {
-        if attribute != TOKEN && !found.iter().any(|f| f == attribute) {
-            found.push(attribute.to_owned());
-        }
+fn walk(expr: &Expr, found: &mut Vec<String>) {
+    let read = match access(expr) {
+        // `has` on a path (`context has a.b`): the first attribute is the context's.
+        Some(access) if is_var(access.left, Var::Context) => access.attribute,
+        _ if is_var(expr, Var::Context) => WHOLE,
+        _ => return for_each_operand(expr, |operand| walk(operand, found)),
     };
-    match value {
-        Value::Object(map) => {
-            for operator in [".", "has"] {
-                if let Some(access) = map.get(operator)
-                    && is_context(access.get("left"))
-                {
-                    // `has` on a path (`context has a.b`) lists the attributes: the first is the context's.
-                    match access.get("attr") {
-                        Some(Value::String(attribute)) => add(attribute),
-                        Some(Value::Array(path)) => {
-                            add(path.first().and_then(Value::as_str).unwrap_or(WHOLE))
-                        }
-                        _ => add(WHOLE),
-                    }
-                    return;
-                }
-            }
-            if is_context(Some(value)) {
-                add(WHOLE);
-                return;
-            }
-            for inner in map.values() {
-                walk(inner, found);
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                walk(item, found);
-            }
-        }
-        _ => {}
+    if read != TOKEN && !found.iter().any(|f| f == read) {
+        found.push(read.to_owned());
     }
-}
-
-/// `{"Var": "context"}`.
-fn is_context(expression: Option<&Value>) -> bool {
-    expression
-        .and_then(|e| e.get("Var"))
-        .and_then(Value::as_str)
-        == Some("context")
 }
 
 /// The path parameters of a call of the route `template` (`/pets/{petId}`) on the concrete
@@ -122,9 +86,15 @@ mod tests {
     use cedar_policy::Policy;
     use std::str::FromStr;
 
+    fn policy_reads(text: &str) -> Vec<String> {
+        let policy = Policy::from_str(text).unwrap();
+        request_reads(super::super::expr::conditions(&policy).unwrap())
+    }
+
     fn reads(condition: &str) -> Vec<String> {
-        let text = format!("permit(principal, action, resource) when {{ {condition} }};");
-        request_reads(&Policy::from_str(&text).unwrap().to_json().unwrap())
+        policy_reads(&format!(
+            "permit(principal, action, resource) when {{ {condition} }};"
+        ))
     }
 
     #[test]
@@ -151,11 +121,10 @@ mod tests {
         );
         assert_eq!(reads(r#"context == {"token": {}}"#), [WHOLE]);
         assert_eq!(reads(r#"[context].contains({})"#), [WHOLE]);
-        let unless = Policy::from_str(
+        let unless = policy_reads(
             r#"forbid(principal, action, resource) unless { context.pathParameters.id == principal.sub };"#,
-        )
-        .unwrap();
-        assert_eq!(request_reads(&unless.to_json().unwrap()), path());
+        );
+        assert_eq!(unless, path());
     }
 
     #[test]

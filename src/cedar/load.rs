@@ -4,29 +4,17 @@
 //! start-up shows everything to fix.
 
 use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
-use cedar_policy_core::ast::PolicyID;
 use miette::Diagnostic;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The policy files, read and parsed, with their policies' ids.
 pub struct Loaded {
     /// Every policy, each under its id: its `@id("...")` annotation, else `{file name}#{n}`.
     pub policies: PolicySet,
-    /// Every policy's forms for the start-up analyses, by its id.
-    pub forms: HashMap<PolicyId, Form>,
     /// The schema, when one was given.
     pub schema: Option<Schema>,
     /// Validator warnings and other things worth a look, as `file:line:column: message`.
     pub warnings: Vec<String>,
-}
-
-/// A policy as the start-up analyses read it.
-pub struct Form {
-    /// Its JSON form (Cedar's EST), which spells every access out.
-    pub json: serde_json::Value,
-    /// Its conditions (`when`, `unless`), joined as Cedar evaluates them; `None` without any.
-    pub condition: Option<cedar_policy_core::ast::Expr>,
 }
 
 /// A source file, kept to turn byte offsets into lines and columns.
@@ -78,7 +66,6 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
     // Which source each policy came from, for the validator's messages.
     let mut origin: Vec<(PolicyId, usize)> = Vec::new();
     let mut set = PolicySet::new();
-    let mut written_forms = HashMap::new();
     for file in &files {
         let shown = file.display().to_string();
         let text = match std::fs::read_to_string(file) {
@@ -89,16 +76,15 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
             }
         };
         let source = Source { shown, text };
-        // One parse gives both the policies and their JSON forms. `PolicySet::from_str` would
-        // parse the file again, and `Policy::to_json` each policy's text again, with a new lexer
-        // each time: together three times this parse's cost, most of a cold start's.
-        match cedar_policy_core::parser::parse_policyset_to_ests_and_pset(&source.text) {
+        // Cedar's parser, not `PolicySet::from_str`: that keeps each policy's text beside it,
+        // which nothing here needs, at the cost of another pass over the file.
+        match cedar_policy_core::parser::parse_policyset(&source.text) {
             Err(errors) => {
                 for error in errors.iter() {
                     problems.extend(source.describe(error, ""));
                 }
             }
-            Ok((json_forms, parsed)) => {
+            Ok(parsed) => {
                 if parsed.templates().next().is_some() {
                     problems.push(format!(
                         "{}: holds a template (a policy with `?principal` or `?resource`): nothing \
@@ -109,8 +95,6 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                 let name = file
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                // By the ids the parser gave (`policy0`, ...).
-                let mut forms = forms(json_forms, &parsed);
                 // `cedar-policy`'s own conversion of its parser's result (`#[doc(hidden)]`, and
                 // only as stable as the exact `cedar-policy-core` version Cargo.toml pins).
                 let parsed = PolicySet::from(parsed);
@@ -130,13 +114,6 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
                             sources_shown(&sources, *other, &source)
                         ));
                         continue;
-                    }
-                    match forms.remove(AsRef::<str>::as_ref(policy.id())) {
-                        Some(form) => {
-                            written_forms.insert(renamed.id().clone(), form);
-                        }
-                        None => problems
-                            .push(format!("{}: policy {id:?} has no JSON form", source.shown)),
                     }
                     origin.push((renamed.id().clone(), sources.len()));
                     set.add(renamed)
@@ -185,7 +162,6 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
     if problems.is_empty() {
         Ok(Loaded {
             policies: set,
-            forms: written_forms,
             schema,
             warnings,
         })
@@ -196,21 +172,6 @@ pub fn load(policies: &Path, schema: Option<&Path>) -> Result<Loaded, Vec<String
 
 fn sources_shown(sources: &[Source], index: usize, current: &Source) -> String {
     sources.get(index).unwrap_or(current).shown.clone()
-}
-
-/// Each policy of a parsed file in its forms, by the id the parser gave it.
-fn forms(
-    json_forms: HashMap<PolicyID, cedar_policy_core::est::Policy>,
-    parsed: &cedar_policy_core::ast::PolicySet,
-) -> HashMap<String, Form> {
-    json_forms
-        .into_iter()
-        .filter_map(|(id, form)| {
-            let condition = parsed.get(&id)?.non_scope_constraints().cloned();
-            let json = serde_json::to_value(form).ok()?;
-            Some((id.to_string(), Form { json, condition }))
-        })
-        .collect()
 }
 
 /// The `.cedar` files: the path itself, or those in the folder and its subfolders, in name order.

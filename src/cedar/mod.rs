@@ -18,6 +18,7 @@
 
 mod answer;
 pub mod context;
+mod expr;
 mod load;
 pub mod model;
 pub mod routes;

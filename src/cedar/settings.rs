@@ -4,6 +4,7 @@
 
 use super::Engine;
 use super::context;
+use super::expr::conditions;
 use super::load::{self, Loaded};
 use super::model::{IssuerModel, Model};
 use super::routes::{self, Route, Routes};
@@ -86,7 +87,6 @@ pub fn from_settings(
     );
     let Loaded {
         policies,
-        mut forms,
         schema,
         mut warnings,
     } = match loaded {
@@ -134,11 +134,7 @@ pub fn from_settings(
         }
         None => Entities::empty(),
     };
-    // Each policy with its forms, which the analyses below read.
-    let written: Vec<_> = policies
-        .policies()
-        .filter_map(|policy| Some((policy, forms.remove(policy.id())?)))
-        .collect();
+    let written: Vec<&cedar_policy::Policy> = policies.policies().collect();
     let request_reads = request_reads(&written, source, &mut problems);
     let (Some(model), true) = (model, problems.is_empty()) else {
         return Err(problems);
@@ -169,7 +165,7 @@ pub fn from_settings(
     // Whole policies test ancestry in their scopes (`principal in`, `action in`).
     let uses = super::uses::Uses {
         ancestry: true,
-        ..super::uses::Uses::of(written.iter().map(|(_, form)| &form.json))
+        ..super::uses::Uses::of(written.iter().filter_map(|policy| conditions(policy)))
     };
     Ok(Some(Engine {
         policies,
@@ -192,14 +188,15 @@ pub fn from_settings(
 /// problem: the context holds nothing else, and Cedar skips a policy whose evaluation fails, so a
 /// `forbid` reading it would never apply.
 fn request_reads(
-    written: &[(&cedar_policy::Policy, super::load::Form)],
+    written: &[&cedar_policy::Policy],
     source: Source,
     problems: &mut Vec<SettingProblem>,
 ) -> Vec<(String, String)> {
     let mut reads = Vec::new();
-    for (policy, form) in written {
+    for policy in written {
         let id: &str = policy.id().as_ref();
-        for attribute in context::request_reads(&form.json) {
+        let read = conditions(policy).map(context::request_reads);
+        for attribute in read.into_iter().flatten() {
             if attribute == context::PATH_PARAMETERS || attribute == context::WHOLE {
                 reads.push((id.to_owned(), attribute));
             } else {

@@ -25,15 +25,14 @@
 //! skips a policy whose evaluation errs. When a policy's conditions read `action`, none of this
 //! holds, and the engine asks Cedar once per route ([`Sweep::new`] gives `None`).
 
-use super::load::Form;
+use super::expr::{conditions, is_var};
 use super::model::Model;
 use super::uses::Uses;
 use cedar_policy::{
     ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy,
     PrincipalConstraint, Request, ResourceConstraint,
 };
-use cedar_policy_core::ast::Expr;
-use serde_json::Value;
+use cedar_policy_core::ast::{Expr, Var};
 
 /// The policies' scopes decided, and their conditions to evaluate.
 pub struct Sweep {
@@ -135,10 +134,10 @@ fn admits_resource(constraint: ResourceConstraint, resource: &EntityUid) -> bool
 }
 
 impl Sweep {
-    /// The sweep of `policies` (in the order of the engine's `ids`, each with its forms) over the
-    /// known routes' `route_actions`; `None` when a policy's conditions read `action`.
+    /// The sweep of `policies` (in the order of the engine's `ids`) over the known routes'
+    /// `route_actions`; `None` when a policy's conditions read `action`.
     pub fn new(
-        policies: &[(&Policy, Form)],
+        policies: &[&Policy],
         route_actions: &[EntityUid],
         actions: &Entities,
         model: &Model,
@@ -150,11 +149,12 @@ impl Sweep {
             uses: Uses::NOTHING,
         };
         let mut distinct: Vec<&Expr> = Vec::new();
-        for (policy, form) in policies {
-            if form.json.get("conditions").is_some_and(reads_action) {
+        for policy in policies {
+            let condition = conditions(policy);
+            if condition.is_some_and(|c| c.subexpressions().any(|e| is_var(e, Var::Action))) {
                 return None;
             }
-            let condition = form.condition.as_ref().map(|condition| {
+            let condition = condition.map(|condition| {
                 distinct
                     .iter()
                     .position(|known| *known == condition)
@@ -180,11 +180,7 @@ impl Sweep {
             .into_iter()
             .map(|condition| Expression::from(condition.clone()))
             .collect();
-        sweep.uses = Uses::of(
-            policies
-                .iter()
-                .filter_map(|(_, form)| form.json.get("conditions")),
-        );
+        sweep.uses = Uses::of(policies.iter().filter_map(|policy| conditions(policy)));
         Some(sweep)
     }
 
@@ -262,17 +258,5 @@ pub fn matches(policy: &Policy, action: &EntityUid, actions: &Entities) -> bool 
         ActionConstraint::In(list) => list
             .iter()
             .any(|a| a == action || actions.is_ancestor_of(a, action)),
-    }
-}
-
-/// Whether an expression (Cedar's JSON form) reads the variable `action`.
-fn reads_action(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => {
-            map.get("Var").and_then(Value::as_str) == Some("action")
-                || map.values().any(reads_action)
-        }
-        Value::Array(items) => items.iter().any(reads_action),
-        _ => false,
     }
 }

@@ -9,7 +9,8 @@
 //! seen (tags, the other way, are never set here); and an entity's parents are only seen by `in`.
 
 use super::context::TOKEN;
-use serde_json::Value;
+use super::expr::{access, for_each_operand, is_var};
+use cedar_policy_core::ast::{BinaryOp, Expr, ExprKind, Var};
 use std::collections::BTreeSet;
 
 /// The members of a record (or an entity's attributes) that some policy may read.
@@ -80,95 +81,62 @@ impl Uses {
         ancestry: true,
     };
 
-    /// What policies (or their conditions) read, together, from their JSON forms (Cedar's EST),
-    /// which spell every access out, whatever the syntax (`a.b`, `a["b"]`, `a has b.c`).
-    pub fn of<'p>(written: impl IntoIterator<Item = &'p Value>) -> Self {
+    /// What conditions read, together: every access is an attribute access or test with its
+    /// left operand, whatever the syntax (`a.b`, `a["b"]`, `a has b.c`).
+    pub fn of<'e>(conditions: impl IntoIterator<Item = &'e Expr>) -> Self {
         let mut uses = Uses::NOTHING;
-        for est in written {
-            uses.walk(est, false);
+        for condition in conditions {
+            uses.walk(condition, false);
         }
         uses
     }
 
-    /// `accessed`: `value` is the left operand of an attribute access or test.
-    fn walk(&mut self, value: &Value, accessed: bool) {
-        match value {
-            Value::Object(map) => {
-                if map.contains_key("in") {
-                    // `a in b`, and `a is T in b`.
-                    self.ancestry = true;
-                }
-                if is_context(value) {
-                    if !accessed {
-                        self.token = Reads::All;
-                    }
-                    return;
-                }
-                let Some((left, path, test)) = access(map) else {
-                    map.values().for_each(|inner| self.walk(inner, false));
-                    return;
-                };
-                if is_context(left) {
-                    if path.first() == Some(&TOKEN) {
-                        match path.get(1) {
-                            Some(member) => self.token.add(member),
-                            None if test || accessed => self.token.named(),
-                            // `context.token` as a value of its own.
-                            None => self.token = Reads::All,
-                        }
-                    }
-                } else if is_token(left) {
-                    if let Some(member) = path.first() {
-                        self.token.add(member);
-                    }
-                } else if !in_context(left)
-                    && let Some(attribute) = path.first()
-                {
-                    self.attributes.add(attribute);
-                }
-                self.walk(left, true);
+    /// `accessed`: `expr` is the left operand of an attribute access or test.
+    fn walk(&mut self, expr: &Expr, accessed: bool) {
+        if is_var(expr, Var::Context) {
+            if !accessed {
+                self.token = Reads::All;
             }
-            Value::Array(items) => items.iter().for_each(|item| self.walk(item, false)),
-            _ => {}
+            return;
         }
+        if let ExprKind::BinaryApp {
+            op: BinaryOp::In, ..
+        } = expr.expr_kind()
+        {
+            // `a in b`, and `a is T in b`.
+            self.ancestry = true;
+        }
+        let Some(access) = access(expr) else {
+            for_each_operand(expr, |operand| self.walk(operand, false));
+            return;
+        };
+        if is_var(access.left, Var::Context) {
+            if access.attribute == TOKEN {
+                match access.then {
+                    Some(member) => self.token.add(member),
+                    None if access.test || accessed => self.token.named(),
+                    // `context.token` as a value of its own.
+                    None => self.token = Reads::All,
+                }
+            }
+        } else if is_token(access.left) {
+            self.token.add(access.attribute);
+        } else if !in_context(access.left) {
+            self.attributes.add(access.attribute);
+        }
+        self.walk(access.left, true);
     }
 }
 
-/// An attribute access (`.`) or test (`has`, with its path): its left operand, the attributes
-/// named, and whether it is a test.
-fn access(map: &serde_json::Map<String, Value>) -> Option<(&Value, Vec<&str>, bool)> {
-    let (operator, access) = [".", "has"]
-        .into_iter()
-        .find_map(|op| Some((op, map.get(op)?)))?;
-    let path = match access.get("attr")? {
-        Value::String(attribute) => vec![attribute.as_str()],
-        Value::Array(path) => path.iter().filter_map(Value::as_str).collect(),
-        _ => return None,
-    };
-    Some((access.get("left")?, path, operator == "has"))
-}
-
-/// `{"Var": "context"}`.
-fn is_context(expression: &Value) -> bool {
-    expression.get("Var").and_then(Value::as_str) == Some("context")
-}
-
 /// `context.token`.
-fn is_token(expression: &Value) -> bool {
-    expression.get(".").is_some_and(|a| {
-        a.get("attr").and_then(Value::as_str) == Some(TOKEN)
-            && a.get("left").is_some_and(is_context)
-    })
+fn is_token(expr: &Expr) -> bool {
+    access(expr).is_some_and(|a| !a.test && a.attribute == TOKEN && is_var(a.left, Var::Context))
 }
 
 /// Whether an expression is `context`, or a chain of attribute accesses from it
 /// (`context.token`): a record the model builds, holding no entity.
-fn in_context(expression: &Value) -> bool {
-    is_context(expression)
-        || expression
-            .get(".")
-            .and_then(|access| access.get("left"))
-            .is_some_and(in_context)
+fn in_context(expr: &Expr) -> bool {
+    is_var(expr, Var::Context) || access(expr).is_some_and(|a| !a.test && in_context(a.left))
 }
 
 #[cfg(test)]
@@ -177,13 +145,13 @@ mod tests {
     use cedar_policy::Policy;
     use std::str::FromStr;
 
-    fn written(text: &str) -> Value {
-        Policy::from_str(text).unwrap().to_json().unwrap()
+    fn written(text: &str) -> Policy {
+        Policy::from_str(text).unwrap()
     }
 
     fn uses(condition: &str) -> Uses {
         let text = format!("permit(principal, action, resource) when {{ {condition} }};");
-        Uses::of([&written(&text)])
+        Uses::of(super::super::expr::conditions(&written(&text)))
     }
 
     fn names(names: &[&str]) -> Reads {
@@ -196,7 +164,10 @@ mod tests {
             r#"permit(principal in UserGroup::"p|admins", action == Action::"get /", resource);"#,
         );
         // The scope's `in` is decided without the entities (see `sweep`).
-        assert_eq!(Uses::of([&group]), Uses::NOTHING);
+        assert_eq!(
+            Uses::of(super::super::expr::conditions(&group)),
+            Uses::NOTHING
+        );
         assert_eq!(
             uses(r#"principal == User::"p|alice" && resource is Application"#),
             Uses::NOTHING
@@ -268,10 +239,11 @@ mod tests {
 
     #[test]
     fn policies_read_together() {
-        let all = Uses::of([
-            &written("permit(principal, action, resource) when { principal.a };"),
-            &written("forbid(principal, action, resource) unless { context.token.b };"),
-        ]);
+        let policies = [
+            written("permit(principal, action, resource) when { principal.a };"),
+            written("forbid(principal, action, resource) unless { context.token.b };"),
+        ];
+        let all = Uses::of(policies.iter().filter_map(super::super::expr::conditions));
         assert_eq!(
             all,
             Uses {
