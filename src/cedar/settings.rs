@@ -81,6 +81,14 @@ pub fn from_settings(
         };
     };
 
+    // Cedar builds its extension functions' tables on first use (about a quarter of what the
+    // policies add to a cold start): on another core, while this one reads and parses the
+    // policies. On one core it costs what it did; without a thread, the first use builds them.
+    let _ = std::thread::Builder::new()
+        .name("cedar-extensions".into())
+        .spawn(|| {
+            cedar_policy_core::extensions::Extensions::all_available();
+        });
     let loaded = load::load(
         Path::new(policies),
         settings.schema.as_deref().map(Path::new),
@@ -364,10 +372,16 @@ fn lints(
     actions: &Entities,
 ) -> Vec<String> {
     let mut lints = Vec::new();
+    let permits: Vec<_> = policies
+        .policies()
+        .filter(|p| p.effect() == Effect::Permit)
+        .map(cedar_policy::Policy::action_constraint)
+        .collect();
     for (route, action) in routes.list().iter().zip(route_actions) {
-        let permits = policies.policies().filter(|p| p.effect() == Effect::Permit);
-        let mut permitting = permits.filter(|p| super::sweep::matches(p, action, actions));
-        if permitting.next().is_none() {
+        if !permits
+            .iter()
+            .any(|permit| super::sweep::matches(permit, action, actions))
+        {
             lints.push(format!(
                 "route {:?}: no policy permits it (every call is denied)",
                 route.action

@@ -164,12 +164,14 @@ impl Sweep {
                     })
             });
             let resource = admits_resource(policy.resource_constraint(), model.resource());
+            // Built anew at each call: once per policy.
+            let action_constraint = policy.action_constraint();
             sweep.policies.push(Swept {
                 permit: policy.effect() == Effect::Permit,
                 principal: Principal::of(policy.principal_constraint(), model),
                 routes: route_actions
                     .iter()
-                    .map(|action| resource && matches(policy, action, actions))
+                    .map(|action| resource && matches(&action_constraint, action, actions))
                     .collect(),
                 condition,
             });
@@ -251,10 +253,10 @@ impl Sweep {
 
 /// Whether a policy's action constraint matches `action`: `action in [a]` is true for `a`
 /// itself and for the actions `a` groups (the schema's action entities).
-pub fn matches(policy: &Policy, action: &EntityUid, actions: &Entities) -> bool {
-    match policy.action_constraint() {
+pub fn matches(constraint: &ActionConstraint, action: &EntityUid, actions: &Entities) -> bool {
+    match constraint {
         ActionConstraint::Any => true,
-        ActionConstraint::Eq(a) => a == *action,
+        ActionConstraint::Eq(a) => a == action,
         ActionConstraint::In(list) => list
             .iter()
             .any(|a| a == action || actions.is_ancestor_of(a, action)),
