@@ -36,6 +36,7 @@ use ::metrics::{
 };
 use histogram::Buckets;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -197,8 +198,17 @@ struct Entry {
 
 #[derive(Default)]
 struct Registry {
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Entries>,
     units: Mutex<Vec<(KeyName, Unit)>>,
+}
+
+/// The registered metrics, in registration order (the order they are written in).
+#[derive(Default)]
+struct Entries {
+    list: Vec<Entry>,
+    /// Each key's place in `list`: a few hundred keys are registered at start-up (more with
+    /// Cedar policies), and a scan of the list for each was quadratic.
+    index: HashMap<Key, usize>,
 }
 
 /// A `metrics` recorder whose handles are atomics; pair it with its [`EmfSink`] to write them.
@@ -227,11 +237,13 @@ impl EmfRecorder {
             .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = entries.iter().find(|e| e.key == *key) {
-            return entry.storage.clone();
+        if let Some(&at) = entries.index.get(key) {
+            return entries.list[at].storage.clone();
         }
         let storage = make();
-        entries.push(Entry {
+        let at = entries.list.len();
+        entries.index.insert(key.clone(), at);
+        entries.list.push(Entry {
             key: key.clone(),
             storage: storage.clone(),
         });
@@ -423,7 +435,7 @@ impl EmfSink {
             .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        for entry in entries.iter() {
+        for entry in &entries.list {
             let name = entry.key.name();
             let described = units
                 .iter()
