@@ -81,14 +81,6 @@ pub fn from_settings(
         };
     };
 
-    // Cedar builds its extension functions' tables on first use (about a quarter of what the
-    // policies add to a cold start): on another core, while this one reads and parses the
-    // policies. On one core it costs what it did; without a thread, the first use builds them.
-    let _ = std::thread::Builder::new()
-        .name("cedar-extensions".into())
-        .spawn(|| {
-            cedar_policy_core::extensions::Extensions::all_available();
-        });
     let loaded = load::load(
         Path::new(policies),
         settings.schema.as_deref().map(Path::new),
