@@ -12,7 +12,10 @@
 //! cargo bench --bench cedar_cold_start     # RUNS=30 per configuration by default
 //! ```
 //!
-//! `AUTHORIZER_BIN` names another build.
+//! `AUTHORIZER_BIN` names another build. `cargo bench` builds its own profile into
+//! `target/release/` and may replace the Lambda build there: to compare builds, build this
+//! harness first (`cargo bench --bench cedar_cold_start --no-run`), then the Lambda builds (copy
+//! each aside), and run the harness's executable with `AUTHORIZER_BIN`, alternating builds.
 
 #[path = "authorize/cedar_set.rs"]
 #[allow(dead_code)] // the groups-only set is `benches/authorize.rs`'s alone
