@@ -76,6 +76,14 @@ pub fn access(expr: &Expr) -> Option<Access<'_>> {
     })
 }
 
+/// Whether `expr` calls one of Cedar's extension functions (`ip`, `decimal`, `datetime`, ...,
+/// and their methods such as `isInRange`). Only such a call makes an extension value: the
+/// claims never become one.
+pub fn calls_extension(expr: &Expr) -> bool {
+    expr.subexpressions()
+        .any(|e| matches!(e.expr_kind(), ExprKind::ExtensionFunctionApp { .. }))
+}
+
 /// Whether `expr` is the variable `var`.
 pub fn is_var(expr: &Expr, var: Var) -> bool {
     matches!(expr.expr_kind(), ExprKind::Var(v) if *v == var)

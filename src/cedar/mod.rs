@@ -33,6 +33,8 @@ pub use settings::{CedarIssuer, ENV_VARIABLES, from_settings};
 use crate::policy::MethodArn;
 use crate::report::Reject;
 use cedar_policy::{Authorizer, Decision, Entities, EntityUid, PolicyId, PolicySet, Request};
+use cedar_policy_core::ast;
+use cedar_policy_core::extensions::Extensions;
 use model::{IssuerModel, Model, TokenClaims};
 use routes::Routes;
 use std::fmt;
@@ -54,7 +56,9 @@ pub struct Engine {
     issuers: Vec<IssuerModel>,
     /// Every policy id, leaked once at start-up: `'static` metric labels.
     ids: Vec<&'static str>,
-    authorizer: Authorizer,
+    /// Cedar's extension functions, or none when no policy calls one: their tables cost about
+    /// 2 million instructions to build, on first use (a cold start's).
+    extensions: &'static Extensions<'static>,
     /// Validator warnings and lints, shown by `policy check` and logged at start-up.
     warnings: Vec<String>,
     /// The policies that read the request's context, by id, with the attribute read
@@ -171,17 +175,22 @@ impl Engine {
                     sub: claims.sub()?,
                     groups: &groups,
                 };
-                sweep.verdicts(&who, || {
+                sweep.verdicts(&who, self.extensions, || {
                     let prepared = self.prepare(issuer, &claims, &sweep.uses)?;
-                    // The conditions read no action: any will do.
-                    let request = Request::new(
-                        prepared.principal,
-                        any.clone(),
-                        self.model.resource().clone(),
-                        prepared.context,
-                        None,
-                    )
-                    .expect("requests are not checked against a schema");
+                    // The conditions read no action: any will do. Cedar's own request type
+                    // (`cedar-policy`'s `Request::new` builds the extension tables).
+                    let known = |uid: &EntityUid| {
+                        ast::EntityUIDEntry::known(
+                            AsRef::<ast::EntityUID>::as_ref(uid).clone(),
+                            None,
+                        )
+                    };
+                    let request = ast::Request::new_unchecked(
+                        known(&prepared.principal),
+                        known(any),
+                        known(self.model.resource()),
+                        Some(AsRef::<ast::Context>::as_ref(&prepared.context).clone()),
+                    );
                     Ok((request, prepared.entities))
                 })?
             }
@@ -296,7 +305,7 @@ impl Engine {
         let issuer = self.issuers.get(issuer).ok_or(Reject::UnknownIssuer)?;
         let (principal, entities, context) =
             self.model
-                .request_parts(issuer, claims, &self.actions, uses)?;
+                .request_parts(issuer, claims, &self.actions, uses, self.extensions)?;
         Ok(Prepared {
             principal,
             entities,
@@ -315,8 +324,7 @@ impl Engine {
             None,
         )
         .expect("requests are not checked against a schema");
-        self.authorizer
-            .is_authorized(&request, &self.policies, &prepared.entities)
+        Authorizer::new().is_authorized(&request, &self.policies, &prepared.entities)
     }
 
     fn verdict(&self, prepared: &Prepared, action: &EntityUid) -> Verdict {

@@ -21,11 +21,13 @@
 use super::context;
 use super::uses::{Reads, Uses};
 use crate::report::Reject;
-use cedar_policy::{
-    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression,
-};
+use cedar_policy::{Context, Entities, EntityId, EntityTypeName, EntityUid};
+use cedar_policy_core::ast::{self, RestrictedExpr};
+use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
+use cedar_policy_core::extensions::Extensions;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::collections::{HashMap, HashSet};
+use smol_str::SmolStr;
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -47,18 +49,18 @@ pub enum ClaimValue {
 }
 
 impl ClaimValue {
-    fn to_expression(&self) -> Option<RestrictedExpression> {
+    fn to_expression(&self) -> Option<RestrictedExpr> {
         Some(match self {
-            ClaimValue::String(s) => RestrictedExpression::new_string(s.clone()),
-            ClaimValue::Long(n) => RestrictedExpression::new_long(*n),
-            ClaimValue::Bool(b) => RestrictedExpression::new_bool(*b),
+            ClaimValue::String(s) => RestrictedExpr::val(s.as_str()),
+            ClaimValue::Long(n) => RestrictedExpr::val(*n),
+            ClaimValue::Bool(b) => RestrictedExpr::val(*b),
             ClaimValue::Set(items) => {
-                RestrictedExpression::new_set(items.iter().filter_map(ClaimValue::to_expression))
+                RestrictedExpr::set(items.iter().filter_map(ClaimValue::to_expression))
             }
-            ClaimValue::Record(members) => RestrictedExpression::new_record(
+            ClaimValue::Record(members) => RestrictedExpr::record(
                 members
                     .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.to_expression()?))),
+                    .filter_map(|(k, v)| Some((SmolStr::new(k), v.to_expression()?))),
             )
             // Members are distinct: the parser refuses an object with a member twice.
             .ok()?,
@@ -221,6 +223,9 @@ impl Model {
     /// entities (`actions`, action groups) and the groups are given when some policy tests
     /// ancestry (`uses.ancestry`).
     ///
+    /// The values are built with `extensions` alone: Cedar's extension functions' tables (about
+    /// 2 million instructions, built on first use) are only needed by policies that call them.
+    ///
     /// # Errors
     /// [`Reject::MissingClaim`] without a string `sub`; [`Reject::InvalidClaim`] when Cedar
     /// refuses the entities built from the claims (a defence: the values built here are always
@@ -231,29 +236,37 @@ impl Model {
         claims: &TokenClaims,
         actions: &Entities,
         uses: &Uses,
+        extensions: &Extensions<'_>,
     ) -> Result<(EntityUid, Entities, Context), Reject> {
         let principal = EntityUid::from_type_name_and_id(
             self.user.clone(),
             EntityId::new(format!("{}|{}", issuer.prefix, claims.sub()?)),
         );
+        // Cedar's own types, through `cedar-policy`'s conversions (`#[doc(hidden)]`, and only as
+        // stable as the exact version Cargo.toml pins): its public constructors all build the
+        // extension tables.
         let context = match &uses.token {
             Reads::Nothing => Context::empty(),
             token => {
-                let record = RestrictedExpression::new_record(issuer.attributes(claims, token))
+                let record = RestrictedExpr::record(issuer.attributes(claims, token))
                     .map_err(|_| Reject::InvalidClaim)?;
-                Context::from_pairs([(context::TOKEN.to_owned(), record)])
-                    .map_err(|_| Reject::InvalidClaim)?
+                let pairs = [(SmolStr::new_static(context::TOKEN), record)];
+                Context::from(
+                    ast::Context::from_pairs(pairs, extensions)
+                        .map_err(|_| Reject::InvalidClaim)?,
+                )
             }
         };
-        let attributes: HashMap<_, _> = issuer.attributes(claims, &uses.attributes).collect();
-        let groups: HashSet<EntityUid> = if uses.ancestry {
+        let attributes: Vec<_> = issuer.attributes(claims, &uses.attributes).collect();
+        let groups: HashSet<ast::EntityUID> = if uses.ancestry {
             issuer
                 .groups(claims)
                 .map(|g| {
-                    EntityUid::from_type_name_and_id(
+                    let group = EntityUid::from_type_name_and_id(
                         self.group.clone(),
                         EntityId::new(format!("{}|{g}", issuer.prefix)),
-                    )
+                    );
+                    AsRef::<ast::EntityUID>::as_ref(&group).clone()
                 })
                 .collect()
         } else {
@@ -262,11 +275,25 @@ impl Model {
         let entities = if attributes.is_empty() && groups.is_empty() && !uses.ancestry {
             Entities::empty()
         } else {
-            let user = Entity::new(principal.clone(), attributes, groups)
-                .map_err(|_| Reject::InvalidClaim)?;
-            let actions = uses.ancestry.then(|| actions.clone()).into_iter().flatten();
-            Entities::from_entities([user].into_iter().chain(actions), None)
-                .map_err(|_| Reject::InvalidClaim)?
+            let user = ast::Entity::new(
+                AsRef::<ast::EntityUID>::as_ref(&principal).clone(),
+                attributes,
+                HashSet::new(),
+                groups,
+                [],
+                extensions,
+            )
+            .map_err(|_| Reject::InvalidClaim)?;
+            let actions = uses.ancestry.then(|| actions.as_ref().iter().cloned());
+            Entities::from(
+                cedar_policy_core::entities::Entities::from_entities(
+                    std::iter::once(user).chain(actions.into_iter().flatten()),
+                    None::<&NoEntitiesSchema>,
+                    TCComputation::ComputeNow,
+                    extensions,
+                )
+                .map_err(|_| Reject::InvalidClaim)?,
+            )
         };
         Ok((principal, entities, context))
     }
@@ -303,7 +330,7 @@ impl IssuerModel {
         &'c self,
         claims: &'c TokenClaims,
         reads: &'c Reads,
-    ) -> impl Iterator<Item = (String, RestrictedExpression)> + 'c {
+    ) -> impl Iterator<Item = (SmolStr, RestrictedExpr)> + 'c {
         claims
             .0
             .iter()
@@ -311,16 +338,16 @@ impl IssuerModel {
             .filter_map(|(name, value)| {
                 let expression = match value {
                     ClaimValue::String(words) if self.scope_claims.contains(name) => {
-                        RestrictedExpression::new_set(
+                        RestrictedExpr::set(
                             words
                                 .split(' ')
                                 .filter(|w| !w.is_empty())
-                                .map(|w| RestrictedExpression::new_string(w.to_owned())),
+                                .map(RestrictedExpr::val),
                         )
                     }
                     other => other.to_expression()?,
                 };
-                Some((name.clone(), expression))
+                Some((SmolStr::new(name), expression))
             })
     }
 }
@@ -343,7 +370,13 @@ mod tests {
         let model = Model::new("PetStore", "PetStore").unwrap();
         let claims = TokenClaims::parse(claims.as_bytes()).unwrap();
         let (principal, entities, context) = model
-            .request_parts(issuer, &claims, &Entities::empty(), &Uses::ALL)
+            .request_parts(
+                issuer,
+                &claims,
+                &Entities::empty(),
+                &Uses::ALL,
+                Extensions::none(),
+            )
             .unwrap();
         let request = Request::new(
             principal,

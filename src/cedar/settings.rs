@@ -9,6 +9,7 @@ use super::load::{self, Loaded};
 use super::model::{IssuerModel, Model};
 use super::routes::{self, Route, Routes};
 use cedar_policy::{Effect, Entities, EntityUid, Schema};
+use cedar_policy_core::extensions::Extensions;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -162,6 +163,15 @@ pub fn from_settings(
         .map(|p| &*Box::leak(AsRef::<str>::as_ref(p.id()).to_owned().into_boxed_str()))
         .collect();
     let sweep = super::sweep::Sweep::new(&written, &route_actions, &actions, &model);
+    let extensions = if written
+        .iter()
+        .filter_map(|policy| conditions(policy))
+        .any(super::expr::calls_extension)
+    {
+        Extensions::all_available()
+    } else {
+        Extensions::none()
+    };
     // Whole policies test ancestry in their scopes (`principal in`, `action in`).
     let uses = super::uses::Uses {
         ancestry: true,
@@ -175,7 +185,7 @@ pub fn from_settings(
         route_actions,
         issuers,
         ids,
-        authorizer: cedar_policy::Authorizer::new(),
+        extensions,
         warnings,
         request_reads,
         sweep,

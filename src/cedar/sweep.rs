@@ -29,15 +29,16 @@ use super::expr::{conditions, is_var};
 use super::model::Model;
 use super::uses::Uses;
 use cedar_policy::{
-    ActionConstraint, Effect, Entities, EntityUid, EvalResult, Expression, Policy,
-    PrincipalConstraint, Request, ResourceConstraint,
+    ActionConstraint, Effect, Entities, EntityUid, Policy, PrincipalConstraint, ResourceConstraint,
 };
-use cedar_policy_core::ast::{Expr, Var};
+use cedar_policy_core::ast::{self, Expr, Var};
+use cedar_policy_core::evaluator::Evaluator;
+use cedar_policy_core::extensions::Extensions;
 
 /// The policies' scopes decided, and their conditions to evaluate.
 pub struct Sweep {
     /// Every distinct condition, as one expression.
-    conditions: Vec<Expression>,
+    conditions: Vec<Expr>,
     /// By the engine's policy index.
     policies: Vec<Swept>,
     routes: usize,
@@ -176,12 +177,7 @@ impl Sweep {
                 condition,
             });
         }
-        // `cedar-policy`'s own conversion from its parser's expressions (`#[doc(hidden)]`, and
-        // only as stable as the exact `cedar-policy-core` version Cargo.toml pins).
-        sweep.conditions = distinct
-            .into_iter()
-            .map(|condition| Expression::from(condition.clone()))
-            .collect();
+        sweep.conditions = distinct.into_iter().cloned().collect();
         sweep.uses = Uses::of(policies.iter().filter_map(|policy| conditions(policy)));
         Some(sweep)
     }
@@ -192,7 +188,8 @@ impl Sweep {
     pub fn verdicts<E>(
         &self,
         who: &Who<'_>,
-        prepare: impl FnOnce() -> Result<(Request, Entities), E>,
+        extensions: &Extensions<'_>,
+        prepare: impl FnOnce() -> Result<(ast::Request, Entities), E>,
     ) -> Result<Vec<super::Verdict>, E> {
         let mut applies: Vec<bool> = self
             .policies
@@ -207,16 +204,19 @@ impl Sweep {
         }
         if needed.contains(&true) {
             let (request, entities) = prepare()?;
+            // Cedar's own evaluator, as `cedar_policy::eval_expression` runs it, but with the
+            // engine's extensions (that function builds all of them).
+            let evaluator = Evaluator::new(request, entities.as_ref(), extensions);
+            let slots = ast::SlotEnv::new();
             let holds: Vec<bool> = self
                 .conditions
                 .iter()
                 .zip(&needed)
                 .map(|(condition, needed)| {
                     *needed
-                        && matches!(
-                            cedar_policy::eval_expression(&request, &entities, condition),
-                            Ok(EvalResult::Bool(true))
-                        )
+                        && evaluator
+                            .interpret(condition, &slots)
+                            .is_ok_and(|value| value == ast::Value::from(true))
                 })
                 .collect();
             for (policy, applies) in self.policies.iter().zip(&mut applies) {

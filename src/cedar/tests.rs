@@ -344,8 +344,9 @@ fn one_evaluation_per_policy_decides_every_route_as_cedar_per_route() {
 /// Policies of every shape the sweep decides itself or leaves to Cedar: each kind of principal
 /// and resource constraint (some that no token meets), actions by `==` and `in`, conditions on
 /// attributes and on `context.token` (some that err on some tokens), `in` inside a condition, the
-/// token record used whole, forbids, and a condition that reads `action` (asked per route).
-const POOL: [&str; 18] = [
+/// token record used whole, forbids, an extension function (the engine builds Cedar's extension
+/// tables only for these), and a condition that reads `action` (asked per route).
+const POOL: [&str; 19] = [
     r#"permit(principal in PetStore::UserGroup::"petstore|readers", action in [PetStore::Action::"get /pets", PetStore::Action::"get /pets/{petId}"], resource);"#,
     r#"permit(principal == PetStore::User::"petstore|alice", action, resource == PetStore::Application::"PetStore");"#,
     r#"permit(principal is PetStore::User in PetStore::UserGroup::"petstore|admins", action, resource in PetStore::Application::"PetStore");"#,
@@ -363,6 +364,7 @@ const POOL: [&str; 18] = [
     r#"permit(principal, action, resource is PetStore::Application) when { principal has email && principal.email == context.token.email };"#,
     r#"forbid(principal, action == PetStore::Action::"post /pets", resource) unless { context has token };"#,
     r#"permit(principal, action == PetStore::Action::"get /pets/{petId}", resource) when { principal has level } unless { principal.level < 1 } when { context.token has email };"#,
+    r#"permit(principal, action == PetStore::Action::"post /pets", resource) when { principal has level && decimal("2.5").greaterThan(decimal("1.0")) && principal.level > 2 };"#,
     r#"permit(principal, action, resource) when { action == PetStore::Action::"get /pets" && principal has level };"#,
 ];
 
@@ -447,4 +449,12 @@ fn a_cache_miss_builds_only_what_the_conditions_read() {
     );
     // Evaluated whole (per route, or per request), the scopes' `in` needs the groups.
     assert!(some.uses.ancestry);
+    // Cedar's extension tables, only for policies that call an extension function.
+    use cedar_policy_core::extensions::Extensions;
+    assert!(std::ptr::eq(some.extensions, Extensions::none()));
+    let decimal = pool_engine(&[0, 17], dir.path());
+    assert!(std::ptr::eq(
+        decimal.extensions,
+        Extensions::all_available()
+    ));
 }
