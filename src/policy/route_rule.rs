@@ -108,8 +108,9 @@ impl RouteRule {
         }
         let path = path[1..]
             .split('/')
+            // Checked above: a segment with a brace is a whole `{name}` or `{name+}`.
             .map(|segment| {
-                if segment.starts_with('{') && segment.ends_with('}') {
+                if segment.starts_with('{') {
                     "*"
                 } else {
                     segment
