@@ -174,6 +174,34 @@ async fn huge_tokens_and_headers_are_refused_and_cost_the_issuer_nothing() {
     assert_eq!(authorizer.verified_tokens(), 1);
 }
 
+/// `MAX_TOKEN_BYTES` is the longest token that is read: a token of exactly that many bytes is
+/// answered, and the same token under a limit one byte lower is refused unread.
+#[tokio::test]
+async fn a_token_of_exactly_max_token_bytes_is_read_and_one_byte_over_is_not() {
+    let key = rsa_key("abuse-limit");
+    let server = JwksServer::with_keys(&[key]).await;
+    let token = key.sign(&good_claims(&server.issuer())).unwrap();
+    let exact = token.len().to_string();
+    let at_limit = authorizer_for(&server, &[("MAX_TOKEN_BYTES", &exact)]);
+    let (decision, _) = authorize(&at_limit, &token).await;
+    assert_eq!(
+        decision.outcome,
+        Outcome::Allow,
+        "{} bytes: {decision:?}",
+        token.len()
+    );
+
+    let one_less = (token.len() - 1).to_string();
+    let under = authorizer_for(&server, &[("MAX_TOKEN_BYTES", &one_less)]);
+    let (decision, _) = authorize(&under, &token).await;
+    assert_eq!(decision.reject, Some(Reject::TokenTooLarge));
+    assert_eq!(
+        server.hits(),
+        1,
+        "the refused token cost the issuer nothing"
+    );
+}
+
 #[tokio::test]
 async fn deeply_nested_json_in_the_event_header_and_payload_gets_the_right_answer_without_overflow()
 {

@@ -108,6 +108,35 @@ async fn the_binary_answers_each_group_with_one_policy_right_for_every_route() {
     assert!(!run.stderr.contains(&delete), "the token is never logged");
 }
 
+/// The verified-token cache remembers a token's Cedar decisions beside its signature: the same
+/// token is then answered on every route from what was remembered (no second verification or
+/// evaluation), with the same decisions.
+#[tokio::test]
+async fn a_repeated_token_is_answered_from_its_remembered_cedar_decisions() {
+    let server = JwksServer::with_keys(&[rsa_key("cedar")]).await;
+    let env = cedar_env(&server);
+    let config = jwt_authorizer::Config::from_lookup(|name| {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let authorizer = jwt_authorizer::Authorizer::from_config(config).unwrap();
+    let reader = mint(&server, json!({"groups": ["readers"]}));
+    let expected = [true, false, true, false, false];
+    for (i, (_, call)) in CALLS.iter().enumerate() {
+        let (decision, answer) =
+            authorize_event(&authorizer, &token_event_for(&reader, call)).await;
+        let answer = answer.expect("a policy");
+        assert_eq!(
+            decision.cache_hit,
+            i > 0,
+            "{call}: a hit after the first call"
+        );
+        let got: Vec<bool> = CALLS.iter().map(|(_, c)| iam_allows(&answer, c)).collect();
+        assert_eq!(got, expected, "{call}: {answer}");
+    }
+    assert_eq!(authorizer.verified_tokens(), 1);
+}
+
 #[tokio::test]
 async fn http_api_simple_responses_under_cedar_need_the_route_key() {
     let server = JwksServer::with_keys(&[rsa_key("cedar")]).await;

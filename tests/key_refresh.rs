@@ -266,6 +266,58 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_one_fetch_per_cooldown() {
     assert_eq!(server.hits(), 3, "one more fetch once the cooldown is over");
 }
 
+/// A made-up kid that comes while another kid's fetch is in flight waits for that fetch and is
+/// then refused with it: no fetch of its own, although no cooldown began (the fetch found the kid
+/// it was made for). The test runs on one thread and holds the issuer's answer until the second
+/// request waits for it, so the order is the same on any machine.
+#[tokio::test]
+async fn an_unknown_kid_waiting_on_another_kids_fetch_shares_it_and_fetches_nothing_more() {
+    let (old, new) = (rsa_key("share-old"), rsa_key("share-new"));
+    let server = JwksServer::with_keys(&[old]).await;
+    let authorizer = Arc::new(authorizer_for(&server, &[]));
+    authorizer.refresh_keys(Trigger::Init).await;
+    assert_eq!(server.hits(), 1);
+    let claims = good_claims(&server.issuer());
+    let rotated = new.sign(&claims).unwrap();
+    let made_up = sign_raw(
+        old,
+        &serde_json::json!({"alg": "RS256", "kid": "made-up"}),
+        &claims,
+    );
+
+    server.publish(&[old, new]);
+    let gate = Arc::new(tokio::sync::Notify::new());
+    server.set_mode(Mode::Gated(gate.clone()));
+    let spawn = |token: String| {
+        let authorizer = authorizer.clone();
+        tokio::spawn(async move { authorize(&authorizer, &token).await.0 })
+    };
+    let first = spawn(rotated);
+    eventually("the new kid's fetch reaches the issuer", || {
+        server.hits() == 2
+    })
+    .await;
+    let second = spawn(made_up);
+    // One thread: each yield lets the second request run on, until it waits for the fetch.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!second.is_finished(), "the made-up kid waits for the fetch");
+    server.set_mode(Mode::Serve);
+    gate.notify_one();
+    assert_eq!(first.await.unwrap().outcome, Outcome::Allow);
+    assert_eq!(second.await.unwrap().reject, Some(Reject::UnknownKid));
+    assert_eq!(
+        server.hits(),
+        2,
+        "the made-up kid shared the fetch in flight and asked for none of its own"
+    );
+    assert!(
+        !authorizer.issuers()[0].keys().in_kid_miss_cooldown(),
+        "the shared fetch found its kid: no cooldown, so only the sharing kept the count"
+    );
+}
+
 #[tokio::test]
 async fn an_issuer_outage_does_not_break_tokens_whose_keys_are_cached() {
     let key = rsa_key("outage");

@@ -204,3 +204,39 @@ async fn an_eight_kilobyte_kid_and_a_sixty_four_kilobyte_sub_are_cut_in_the_logs
         &stderr[..stderr.len().min(4096)]
     );
 }
+
+/// The cut at 64 and 128 bytes falls inside a two-byte character: the logs get the characters
+/// before it, never half of one, and the authorization is answered as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kid_and_a_sub_cut_inside_a_character_are_logged_up_to_that_character() {
+    let key = rsa_key("logs");
+    let server = JwksServer::with_keys(&[key]).await;
+    let claims = good_claims(&server.issuer());
+
+    // Bytes 63 and 64 of the kid are one `é`.
+    let kid = format!("{}é{}", "k".repeat(63), "k".repeat(100));
+    let token = sign_raw(key, &json!({"alg": "RS256", "kid": kid}), &claims);
+    let (code, _, stderr) = invoke(&server, &[], token_event(&format!("Bearer {token}"))).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("unknown_kid"), "{stderr}");
+    assert!(
+        stderr.contains(&"k".repeat(63)) && !stderr.contains('é'),
+        "the kid is logged up to the character at the cut:\n{stderr}"
+    );
+
+    // Bytes 127 and 128 of the sub are one `é`.
+    let mut claims = claims;
+    claims["sub"] = json!(format!("{}é{}", "s".repeat(127), "s".repeat(100)));
+    let token = key.sign(&claims).unwrap();
+    let (code, stdout, stderr) =
+        invoke(&server, &[], token_event(&format!("Bearer {token}"))).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains('é'),
+        "the principal is the whole sub: {stdout}"
+    );
+    assert!(
+        stderr.contains(&"s".repeat(127)) && !stderr.contains('é'),
+        "the sub is logged up to the character at the cut:\n{stderr}"
+    );
+}

@@ -300,3 +300,28 @@ async fn a_rule_covers_a_called_path_with_a_literal_star() {
     let event = http_event("$default", "GET /pets", &[&bearer, "$default"], None);
     assert_eq!(invoke(&env, &event).await.answer()["isAuthorized"], true);
 }
+
+/// A rule whose path cannot be an API Gateway route (a path variable inside a segment) would
+/// cover no call and so guard nothing: the authorizer does not start with it, and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_on_a_path_no_route_can_have_stops_start_up() {
+    let (server, bearer) = reader().await;
+    let event = http_event("GET /files/v2", "GET /files/v2", &[&bearer], None);
+    let env = env_for(&server, &[("ROUTE_SCOPES", "GET /files/v{version}=admin")]);
+    let run = invoke(&env, &event).await;
+    assert_eq!(run.code, 2, "{} / {}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("ROUTE_SCOPES"), "{}", run.stderr);
+    assert!(run.stderr.contains("v{version}"), "{}", run.stderr);
+    // The same rule on a whole-segment variable starts, and guards the route.
+    let env = env_for(
+        &server,
+        &[
+            ("ROUTE_SCOPES", "GET /files/{version}=admin"),
+            ("HTTP_API_RESPONSE", "policy"),
+        ],
+    );
+    let run = invoke(&env, &event).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let denied = &run.answer()["policyDocument"]["Statement"][1];
+    assert_eq!(denied["Effect"], "Deny", "{}", run.stdout);
+}

@@ -28,20 +28,11 @@ fn config_file(toml: &str) -> Config {
 }
 
 /// What the authorizer does with a payload once its signature verified: picks the issuer by the
-/// exact `iss`, then validates. Returns the issuer's index. The selection here mirrors the
-/// handler's for the claim rules below; the selection itself is proven through the `Authorizer`,
-/// with signed tokens, in `tests/issuers.rs`
-/// (`the_claimed_issuer_picks_its_own_audiences_and_leeway_by_exact_match`).
+/// exact `iss`, then validates with that issuer's rules. Returns the issuer's index. Both steps
+/// are the `Authorizer`'s own (`check_claims_at`), built from `config` as `authorize` builds them.
 fn check_with(config: &Config, json: &str) -> Result<usize, Reject> {
-    let rules = config.claim_rules();
-    let claims = parse(json.as_bytes(), &rules)?;
-    let index = claims
-        .iss
-        .as_deref()
-        .and_then(|iss| config.issuers.iter().position(|i| i.issuer == iss))
-        .ok_or(Reject::UnknownIssuer)?;
-    let issuer = IssuerRules::new(index, config.issuers[index].claim_rules(), &rules.captured);
-    validate(&claims, &issuer, NOW).map(|()| index)
+    let authorizer = crate::handler::Authorizer::from_config(config.clone()).unwrap();
+    authorizer.check_claims_at(json.as_bytes(), NOW)
 }
 
 fn check(json: &str) -> Result<(), Reject> {

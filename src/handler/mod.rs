@@ -283,11 +283,7 @@ impl Authorizer {
         // kilobyte) were copied.
         let parsed = claims::parse(payload, &self.rules);
         let claims = parsed.as_ref().map_err(|&reject| reject)?;
-        let index = claims
-            .iss
-            .as_deref()
-            .and_then(|iss| self.issuers.iter().position(|i| i.issuer == iss))
-            .ok_or(Reject::UnknownIssuer)?;
+        let index = self.issuer_of(claims)?;
         decision.issuer = Some(index);
         let issuer = &self.issuers[index];
         if !issuer.algorithms.contains(&header.alg) {
@@ -343,6 +339,28 @@ impl Authorizer {
             out,
             decision,
         )?)
+    }
+
+    /// The issuer a token names: the one whose `iss` is the token's, exactly (after JSON
+    /// unescaping, nothing else: no case folding, no trailing-slash rule). Its keys must verify
+    /// the token and its rules check the claims.
+    fn issuer_of(&self, claims: &claims::Claims<'_>) -> Result<usize, Reject> {
+        claims
+            .iss
+            .as_deref()
+            .and_then(|iss| self.issuers.iter().position(|i| i.issuer == iss))
+            .ok_or(Reject::UnknownIssuer)
+    }
+
+    /// The claim checks of a payload whose signature verified, as `authorize` runs them: parsed
+    /// with the authorizer's rules, the issuer picked by [`Authorizer::issuer_of`], then that
+    /// issuer's rules at `now`. Returns the issuer's index. For the claim rules' unit tests,
+    /// which then need no keys or signed tokens.
+    #[cfg(test)]
+    pub(crate) fn check_claims_at(&self, payload: &[u8], now: u64) -> Result<usize, Reject> {
+        let claims = claims::parse(payload, &self.rules)?;
+        let index = self.issuer_of(&claims)?;
+        claims::validate(&claims, &self.issuers[index].rules, now).map(|()| index)
     }
 
     /// Checks a verified token's claims (a JWT's, or an active introspection answer's) with the

@@ -95,10 +95,22 @@ impl RouteRule {
             return Err("the path must start with `/`".into());
         }
         let template = path[1..].to_owned();
+        // API Gateway's path variables are whole segments (`/pets/{petId}`, `/{proxy+}`): a
+        // segment such as `v{version}` is not a route API Gateway can have, so a rule on it would
+        // cover no call and guard nothing. Refused, rather than silently never applied.
+        if let Some(segment) = template.split('/').find(|s| {
+            s.contains(['{', '}']) && !(s.len() > 2 && s.starts_with('{') && s.ends_with('}'))
+        }) {
+            return Err(format!(
+                "the path segment {segment:?} is not a route's: a path variable is a whole \
+                 segment, `{{name}}` or `{{name+}}`"
+            ));
+        }
         let path = path[1..]
             .split('/')
+            // Checked above: a segment with a brace is a whole `{name}` or `{name+}`.
             .map(|segment| {
-                if segment.starts_with('{') && segment.ends_with('}') {
+                if segment.starts_with('{') {
                     "*"
                 } else {
                     segment

@@ -132,8 +132,21 @@ fn rules_parse_methods_paths_and_scopes() {
         "FETCH /pets=x",
         "GET pets=x",
         "GET /pets=",
+        // Braces that are not a whole segment: no API Gateway route has such a path.
+        "GET /files/v{version}=x",
+        "GET /files/{version}.json=x",
+        "GET /{=x",
+        "GET /pets/}=x",
+        "GET /pets/{}=x",
     ] {
         assert!(RouteRule::parse(bad).is_err(), "{bad}");
+    }
+    for good in [
+        "GET /files/{version}=x",
+        "ANY /{proxy+}=x",
+        "GET /a/{b}/c=x",
+    ] {
+        assert!(RouteRule::parse(good).is_ok(), "{good}");
     }
     assert!(r.covers("GET", "pets/7/toys"));
     assert!(!r.covers("POST", "pets/7/toys"));
@@ -417,9 +430,15 @@ fn rules_cover_the_route_template_an_event_names() {
     assert!(
         rule("GET /files/{path+}").covers_route(call("GET/files/a/b"), ("GET", "/files/{p}/{q}"))
     );
+    // A literal route is matched by its template, as API Gateway matches it: case-sensitive
+    // (`/Admin` and `/admin` are two routes); only greedy routes are normalised, below.
+    assert!(!rule("GET /Admin").covers_route(call("GET/admin"), ("GET", "/admin")));
+    assert!(rule("GET /Admin").covers_route(call("GET/Admin"), ("GET", "/Admin")));
     // Greedy routes: the called path, decoded, without empty segments, in any case.
     let post = rule("POST /pets");
-    for path in ["pets", "pets/", "PETS", "pets//", "%70ets", "/pets"] {
+    for path in [
+        "pets", "pets/", "PETS", "pets//", "%70ets", "p%65ts", "P%45T%53", "/pets",
+    ] {
         for route in [
             ("ANY", "/{proxy+}"),
             ("$default", ""),

@@ -47,6 +47,9 @@ pub enum Mode {
     RedirectTo(String),
     /// Headers, then a body that never ends.
     Endless,
+    /// The JWKS, once the test lets a request through (`notify_one`, one request each): a
+    /// fetch held in flight for exactly as long as the test needs.
+    Gated(Arc<tokio::sync::Notify>),
 }
 
 struct Shared {
@@ -226,6 +229,10 @@ async fn serve_jwks(
         Mode::Endless => {
             let stream = futures_stream_forever();
             Response::new(Body::from_stream(stream))
+        }
+        Mode::Gated(gate) => {
+            gate.notified().await;
+            json_response(document)
         }
     }
 }
