@@ -35,6 +35,8 @@ struct Fault {
     mode: Option<Mode>,
     /// The `result` labels this fault may be counted under.
     results: &'static [&'static str],
+    /// The requests each failed attempt makes, when the fault fixes it.
+    requests_per_attempt: Option<usize>,
 }
 
 fn fault(what: &'static str, mode: Mode, results: &'static [&'static str]) -> Fault {
@@ -42,6 +44,7 @@ fn fault(what: &'static str, mode: Mode, results: &'static [&'static str]) -> Fa
         what,
         mode: Some(mode),
         results,
+        requests_per_attempt: None,
     }
 }
 
@@ -129,6 +132,7 @@ async fn survive(faults: Vec<Fault>, extra: &[(&str, &str)]) {
         let counted_before: f64 = fault.results.iter().map(|r| refreshes(&metrics, r)).sum();
 
         server.publish(&[key, spare]);
+        let hits_before = server.hits();
         match &fault.mode {
             Some(mode) => server.set_mode(mode.clone()),
             None => server.stop(),
@@ -162,6 +166,23 @@ async fn survive(faults: Vec<Fault>, extra: &[(&str, &str)]) {
             fault.results,
             scrape(&serve).await
         );
+        if let Some(per_attempt) = fault.requests_per_attempt {
+            // Between attempts (one every second or so, a few ms each), the issuer has seen
+            // exactly that many requests per failed attempt.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let failed = failed_attempts(&scrape(&serve).await) - failed_before;
+                let hits = server.hits() - hits_before;
+                if hits as f64 == per_attempt as f64 * failed {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: {hits} requests for {failed} failed attempts, not {per_attempt} each"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         let window = started.elapsed().as_secs_f64();
 
         if fault.mode.is_none() {
@@ -212,11 +233,16 @@ async fn an_unreachable_or_erroring_issuer() {
         vec![
             fault("HTTP 500", Mode::Status(500), &["bad_status"]),
             fault("HTTP 404", Mode::Status(404), &["bad_status"]),
-            fault("redirect loop", Mode::RedirectLoop, &["http_error"]),
+            // The first request and our 3 redirects (reqwest's own limit would make it 11).
+            Fault {
+                requests_per_attempt: Some(4),
+                ..fault("redirect loop", Mode::RedirectLoop, &["http_error"])
+            },
             Fault {
                 what: "connection refused",
                 mode: None,
                 results: &["http_error"],
+                requests_per_attempt: None,
             },
         ],
         &[],
