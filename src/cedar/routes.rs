@@ -7,7 +7,7 @@
 //! so a pattern can cover another route's paths (`GET/pets/*` covers `GET /pets/1/photos`): a Deny
 //! that would cover a permitted route is left out, and that route is then denied by having no Allow.
 
-use crate::policy::{MethodArn, wildcard_match};
+use crate::policy::{MethodArn, Segment, wildcard_match};
 use std::path::Path;
 
 /// The HTTP methods a route may name (`ANY`: every method, as API Gateway's `ANY` method).
@@ -118,25 +118,6 @@ impl Route {
             }
         }
         called.next().is_none().then_some(score)
-    }
-}
-
-/// A segment of a path template.
-enum Segment<'a> {
-    Literal(&'a str),
-    /// `{name}`: one segment.
-    Parameter,
-    /// `{name+}`: the rest of the path.
-    Greedy,
-}
-
-impl<'a> Segment<'a> {
-    fn of(segment: &'a str) -> Self {
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) if name.ends_with('+') && name.len() > 1 => Segment::Greedy,
-            Some(name) if !name.is_empty() && !name.contains(['{', '}', '/']) => Segment::Parameter,
-            _ => Segment::Literal(segment),
-        }
     }
 }
 

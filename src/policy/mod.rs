@@ -7,8 +7,10 @@
 //! then right for every route, not only the one that happened to be called first.
 
 mod route_rule;
+mod template;
 
 pub use route_rule::RouteRule;
+pub use template::Segment;
 
 use crate::claims::Scopes;
 use crate::json::RawJson;

@@ -1,7 +1,7 @@
 //! Route rules: the scopes and claims a route needs, and which called routes a rule covers
 //! (route templates, greedy routes and the normalised paths a backend may read).
 
-use super::{Grant, MethodArn, wildcard_match};
+use super::{Grant, MethodArn, Segment, wildcard_match};
 use crate::json::{CowStr, RawJson};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::fmt;
@@ -98,23 +98,17 @@ impl RouteRule {
         // API Gateway's path variables are whole segments (`/pets/{petId}`, `/{proxy+}`): a
         // segment such as `v{version}` is not a route API Gateway can have, so a rule on it would
         // cover no call and guard nothing. Refused, rather than silently never applied.
-        if let Some(segment) = template.split('/').find(|s| {
-            s.contains(['{', '}']) && !(s.len() > 2 && s.starts_with('{') && s.ends_with('}'))
-        }) {
+        if let Some(segment) = template.split('/').find(|s| Segment::of(s).is_malformed()) {
             return Err(format!(
                 "the path segment {segment:?} is not a route's: a path variable is a whole \
                  segment, `{{name}}` or `{{name+}}`"
             ));
         }
-        let path = path[1..]
+        let path = template
             .split('/')
-            // Checked above: a segment with a brace is a whole `{name}` or `{name+}`.
-            .map(|segment| {
-                if segment.starts_with('{') {
-                    "*"
-                } else {
-                    segment
-                }
+            .map(|segment| match Segment::of(segment) {
+                Segment::Literal(literal) => literal,
+                Segment::Parameter | Segment::Greedy => "*",
             })
             .collect::<Vec<_>>()
             .join("/");
@@ -203,12 +197,12 @@ impl RouteRule {
 
 /// `{name}`: one path segment.
 fn is_parameter(segment: &str) -> bool {
-    segment.starts_with('{') && segment.ends_with('}') && !is_greedy(segment)
+    Segment::of(segment) == Segment::Parameter
 }
 
 /// `{name+}`: the rest of the path.
 fn is_greedy(segment: &str) -> bool {
-    segment.starts_with('{') && segment.ends_with("+}")
+    Segment::of(segment) == Segment::Greedy
 }
 
 /// A method ARN's path as a backend may read it: `%xx` decoded, empty segments (a trailing or
