@@ -99,11 +99,17 @@ async fn an_event_that_is_not_utf8_is_an_error_and_the_loop_goes_on() {
 /// Every refusal reason the handler can reach, one Runtime API event each, through the real
 /// binary: each is posted on the error endpoint with exactly Lambda's `Unauthorized` document
 /// (API Gateway's 401), byte for byte the same whatever the reason; the reason reaches the log only.
+/// One configuration reaches them all: issuers that take plain tokens, one that requires
+/// sender-constrained tokens (DPoP proofs and client certificates), and one that introspects every
+/// token.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api() {
     use jwt_authorizer::issuer::SigningKey;
     use jwt_authorizer::{Algorithm, Reject};
     use serde_json::json;
+    use support::binding::{URL, client_certificate, dpop_event, mtls_event, request_event};
+    use support::dpop::{self, ProofKey};
+    use support::introspection::{CLIENT_ID, CLIENT_SECRET, Fault, IntrospectionServer};
 
     let rsa = rsa_key("lambda-reasons");
     let ec = SigningKey::generate(Algorithm::ES256, "lambda-reasons-ec").unwrap();
@@ -111,6 +117,10 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
     let pool = JwksServer::with_keys(&[rsa]).await;
     let down = JwksServer::with_keys(&[rsa]).await;
     down.stop();
+    let bound = JwksServer::with_keys(&[rsa]).await;
+    let introspected = JwksServer::with_keys(&[rsa]).await;
+    // Knows no token: it says inactive, or fails where told to.
+    let endpoint = IntrospectionServer::start().await;
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         config.path(),
@@ -135,35 +145,73 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
             issuer = "{}"
             jwks_uri = "{}"
             audiences = ["{AUDIENCE}"]
+
+            [[issuer]]
+            name = "bound"
+            issuer = "{}"
+            jwks_uri = "{}"
+            audiences = ["{AUDIENCE}"]
+            require_sender_constraint = true
+
+            [[issuer]]
+            name = "introspected"
+            issuer = "{}"
+            jwks_uri = "{}"
+            audiences = ["{AUDIENCE}"]
+            [issuer.introspection]
+            mode = "always"
+            endpoint = "{}"
+            client_id = "{CLIENT_ID}"
+            client_secret = "{CLIENT_SECRET}"
+            max_calls_per_second = 2
             "#,
             main.issuer(),
             main.jwks_uri(),
             pool.issuer(),
             pool.jwks_uri(),
             down.issuer(),
-            down.jwks_uri()
+            down.jwks_uri(),
+            bound.issuer(),
+            bound.jwks_uri(),
+            introspected.issuer(),
+            introspected.jwks_uri(),
+            endpoint.endpoint(),
         ),
     )
     .unwrap();
 
-    let issuer = main.issuer();
-    let good = good_claims(&issuer);
-    let with = |change: serde_json::Value| {
-        let mut claims = good.clone();
+    // A token of `server`'s issuer: the good claims with these changed (`null` removes one).
+    let token_of = |server: &JwksServer, change: serde_json::Value| {
+        let mut claims = good_claims(&server.issuer());
         for (name, value) in change.as_object().unwrap() {
             match value {
                 serde_json::Value::Null => drop(claims.as_object_mut().unwrap().remove(name)),
                 value => claims[name] = value.clone(),
             }
         }
-        claims
+        rsa.sign(&claims).unwrap()
     };
+    let with = |change: serde_json::Value| token_of(&main, change);
+    let good = good_claims(&main.issuer());
     let header = |header: serde_json::Value| sign_raw(rsa, &header, &good);
     let bearer = |token: &str| token_event(&format!("Bearer {token}"));
     let genuine = rsa.sign(&good).unwrap();
     let (signed, signature) = genuine.rsplit_once('.').unwrap();
     let mut es256_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     es256_header.kid = Some(rsa.kid().to_owned());
+
+    // Sender-constrained tokens of the issuer that requires them.
+    let proof_key = ProofKey::generate();
+    let dpop_bound = token_of(&bound, json!({"cnf": {"jkt": proof_key.thumbprint()}}));
+    let proof = |method: &str, iat: u64| proof_key.proof(method, URL, &dpop_bound, iat);
+    let (certificate, thumbprint) = client_certificate();
+    let (other_certificate, _) = client_certificate();
+    let certificate_bound = token_of(&bound, json!({"cnf": {"x5t#S256": thumbprint}}));
+    let mut wrong_typ = proof_key.header();
+    wrong_typ["typ"] = json!("JWT");
+    let unavailable = token_of(&introspected, json!({"sub": "auth0|bob"}));
+    endpoint.set_fault_for(&unavailable, Fault::Status(503));
+    let replayed = dpop_event(&dpop_bound, &proof("GET", now()));
 
     let events: Vec<(Reject, Vec<u8>)> = vec![
         (
@@ -172,7 +220,8 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
         ),
         (Reject::MissingToken, token_event("")),
         (Reject::TokenTooLarge, bearer(&"a".repeat(17_000))),
-        (Reject::Malformed, bearer("not.a.token")),
+        // The shape of a JWT, so not an opaque token for introspection.
+        (Reject::Malformed, bearer("e.not.json")),
         (Reject::AlgNotAllowed, bearer(&header(json!({"alg": "HS256", "kid": rsa.kid()})))),
         (Reject::MissingKid, bearer(&header(json!({"alg": "RS256"})))),
         (
@@ -181,38 +230,32 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
         ),
         (
             Reject::UnknownIssuer,
-            bearer(&rsa.sign(&with(json!({"iss": "https://elsewhere.example/"}))).unwrap()),
+            bearer(&with(json!({"iss": "https://elsewhere.example/"}))),
         ),
         (Reject::UnknownKid, bearer(&header(json!({"alg": "RS256", "kid": "nobody"})))),
         (
             Reject::KeyAlgMismatch,
             bearer(&ec.sign_with_header(&es256_header, &good).unwrap()),
         ),
-        (
-            Reject::JwksUnavailable,
-            bearer(&rsa.sign(&with(json!({"iss": down.issuer()}))).unwrap()),
-        ),
+        (Reject::JwksUnavailable, bearer(&token_of(&down, json!({})))),
         (
             Reject::BadSignature,
             bearer(&format!("{signed}.{}", &signature.replacen(&signature[..4], "AAAA", 1))),
         ),
         (
             Reject::InvalidClaim,
-            bearer(&rsa.sign(&with(json!({"exp": (now() + 600).to_string()}))).unwrap()),
+            bearer(&with(json!({"exp": (now() + 600).to_string()}))),
         ),
-        (Reject::MissingClaim, bearer(&rsa.sign(&with(json!({"sub": null}))).unwrap())),
-        (Reject::Expired, bearer(&rsa.sign(&with(json!({"exp": now() - 600}))).unwrap())),
-        (
-            Reject::NotYetValid,
-            bearer(&rsa.sign(&with(json!({"nbf": now() + 600}))).unwrap()),
-        ),
+        (Reject::MissingClaim, bearer(&with(json!({"sub": null})))),
+        (Reject::Expired, bearer(&with(json!({"exp": now() - 600})))),
+        (Reject::NotYetValid, bearer(&with(json!({"nbf": now() + 600})))),
         (
             Reject::WrongTokenUse,
-            bearer(&rsa.sign(&with(json!({"iss": pool.issuer(), "token_use": "id"}))).unwrap()),
+            bearer(&token_of(&pool, json!({"token_use": "id"}))),
         ),
         (
             Reject::BadAudience,
-            bearer(&rsa.sign(&with(json!({"aud": "https://other.example.com"}))).unwrap()),
+            bearer(&with(json!({"aud": "https://other.example.com"}))),
         ),
         (
             // Two identity source values where IDENTITY_SOURCE names one.
@@ -225,37 +268,44 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
             }))
             .unwrap(),
         ),
+        (Reject::MissingUsageIdentifier, bearer(&with(json!({"azp": null})))),
+        (Reject::BindingRequired, bearer(&token_of(&bound, json!({})))),
         (
-            Reject::MissingUsageIdentifier,
-            bearer(&rsa.sign(&with(json!({"azp": null}))).unwrap()),
+            Reject::UnsupportedBinding,
+            bearer(&token_of(&bound, json!({"cnf": {"kid": "key-1"}}))),
+        ),
+        (
+            Reject::MissingProof,
+            request_event(json!({"Authorization": format!("DPoP {dpop_bound}")}), json!({})),
+        ),
+        (
+            Reject::BadProof,
+            dpop_event(&dpop_bound, &proof_key.sign(&wrong_typ, &dpop::claims("GET", URL, &dpop_bound, now()))),
+        ),
+        (Reject::ProofMismatch, dpop_event(&dpop_bound, &proof("POST", now()))),
+        (Reject::StaleProof, dpop_event(&dpop_bound, &proof("GET", now() - 600))),
+        // The same proof was accepted once, first thing (below).
+        (Reject::ReplayedProof, replayed.clone()),
+        (
+            Reject::BadCertificate,
+            mtls_event(&certificate_bound, Some("not a certificate")),
+        ),
+        (
+            Reject::CertificateMismatch,
+            mtls_event(&certificate_bound, Some(&other_certificate)),
+        ),
+        // Three tokens introspected in a row, against a budget of two calls a second.
+        (Reject::IntrospectionUnavailable, bearer(&unavailable)),
+        (Reject::TokenInactive, bearer(&token_of(&introspected, json!({})))),
+        // No call left: this third token (another `sub`) is refused without one.
+        (
+            Reject::IntrospectionRateLimited,
+            bearer(&token_of(&introspected, json!({"sub": "auth0|carol"}))),
         ),
     ];
     let reached: std::collections::HashSet<Reject> = events.iter().map(|(r, _)| *r).collect();
-    // The sender-constraint reasons (DPoP proofs, client certificates) go through the real binary
-    // in tests/sender_constraint.rs (`invoke`, and this Runtime API for replays).
-    let sender_constraint = [
-        Reject::BindingRequired,
-        Reject::UnsupportedBinding,
-        Reject::MissingProof,
-        Reject::BadProof,
-        Reject::ProofMismatch,
-        Reject::StaleProof,
-        Reject::ReplayedProof,
-        Reject::BadCertificate,
-        Reject::CertificateMismatch,
-    ];
-    // The introspection reasons go through the real binary in tests/introspection.rs.
-    let introspection = [
-        Reject::TokenInactive,
-        Reject::IntrospectionUnavailable,
-        Reject::IntrospectionRateLimited,
-    ];
     for reason in Reject::ALL {
-        let elsewhere = sender_constraint.contains(&reason) || introspection.contains(&reason);
-        assert!(
-            reached.contains(&reason) != elsewhere,
-            "{reason}: an event here, or one in tests/sender_constraint.rs or tests/introspection.rs"
-        );
+        assert!(reached.contains(&reason), "{reason}: no event here");
     }
 
     let mut api = RuntimeApi::start().await;
@@ -270,6 +320,22 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Both sender constraints accepted, so that each refusal below is for its reason alone.
+    let accepted = [
+        api.push(replayed),
+        api.push(mtls_event(&certificate_bound, Some(&certificate))),
+    ];
+    for id in accepted {
+        let answer = api
+            .answer(Duration::from_secs(20))
+            .await
+            .expect("an answer to a valid proof");
+        assert_eq!(
+            (answer.request_id.as_str(), answer.kind),
+            (id.as_str(), "response"),
+            "{answer:?}"
+        );
+    }
     let ids: Vec<String> = events
         .iter()
         .map(|(_, event)| api.push(event.clone()))
@@ -293,11 +359,23 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
             "{reason}"
         );
     }
-    let (stdout, _) = stop_and_read_stdout(&mut child).await;
-    for (reason, _) in &events {
-        assert!(
-            stdout.contains(&format!(r#""reason":"{reason}""#)),
-            "the log names the reason {reason}:\n{stdout}"
-        );
-    }
+    let (stdout, documents) = stop_and_read_stdout(&mut child).await;
+    let logged: Vec<&str> = documents
+        .iter()
+        .filter(|line| line["fields"]["message"] == "authorization")
+        .filter_map(|line| line["fields"]["reason"].as_str())
+        .collect();
+    let expected: Vec<String> = events
+        .iter()
+        .map(|(reason, _)| reason.to_string())
+        .collect();
+    assert_eq!(
+        logged, expected,
+        "one log line per refusal, naming its reason:\n{stdout}"
+    );
+    assert_eq!(
+        endpoint.calls(),
+        2,
+        "the rate-limited token was never introspected"
+    );
 }

@@ -5,38 +5,13 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
+use support::binding::{
+    API, DOMAIN, URL, client_certificate, dpop_event, mtls_event, request_event,
+};
 use support::dpop::{self, ProofKey};
 use support::invoke::{Run, env_for, invoke};
 use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
 use support::*;
-
-const API: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123";
-const DOMAIN: &str = "abcdef123.execute-api.us-east-1.amazonaws.com";
-
-/// A REST `REQUEST` event for `GET /pets/1` on stage `prod` with these headers (and request
-/// context members).
-fn request_event(headers: Value, context: Value) -> Vec<u8> {
-    let mut request_context = json!({
-        "resourcePath": "/pets/{petId}",
-        "httpMethod": "GET",
-        "stage": "prod",
-        "domainName": DOMAIN,
-        "path": "/prod/pets/1",
-    });
-    for (k, v) in context.as_object().unwrap() {
-        request_context[k] = v.clone();
-    }
-    serde_json::to_vec(&json!({
-        "type": "REQUEST",
-        "methodArn": format!("{API}/prod/GET/pets/1"),
-        "resource": "/pets/{petId}",
-        "path": "/pets/1",
-        "httpMethod": "GET",
-        "headers": headers,
-        "requestContext": request_context,
-    }))
-    .unwrap()
-}
 
 /// An issuer, and a token of it with these extra claims.
 async fn issuer_and_token(extra: Value) -> (JwksServer, String) {
@@ -172,21 +147,11 @@ async fn a_config_file_issuer_can_require_binding() {
     allowed(&invoke(&env, &event).await);
 }
 
-const URL: &str = "https://abcdef123.execute-api.us-east-1.amazonaws.com/prod/pets/1";
-
 /// An issuer, a client's proof key and a token bound to it.
 async fn dpop_bound() -> (JwksServer, ProofKey, String) {
     let key = ProofKey::generate();
     let (server, token) = issuer_and_token(json!({"cnf": {"jkt": key.thumbprint()}})).await;
     (server, key, token)
-}
-
-/// A REST `REQUEST` event for `GET /prod/pets/1` with `DPoP <token>` and this proof.
-fn dpop_event(token: &str, proof: &str) -> Vec<u8> {
-    request_event(
-        json!({"Authorization": format!("DPoP {token}"), "DPoP": proof}),
-        json!({}),
-    )
 }
 
 #[tokio::test]
@@ -397,29 +362,6 @@ async fn a_replayed_proof_is_refused_by_the_same_instance() {
     assert_eq!(kinds[&again], "error");
     let (stdout, _) = stop_and_read_stdout(&mut child).await;
     assert!(stdout.contains("replayed_proof"), "{stdout}");
-}
-
-/// A client certificate, PEM, and its `x5t#S256` (base64url SHA-256 of its DER).
-fn client_certificate() -> (String, String) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["client.example.com".to_owned()]).unwrap();
-    let der = certified.cert.der();
-    let thumbprint = b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref());
-    (certified.cert.pem(), thumbprint)
-}
-
-/// A REST `REQUEST` event over mutual TLS: `Bearer <token>` and this client certificate.
-fn mtls_event(token: &str, pem: Option<&str>) -> Vec<u8> {
-    let context = match pem {
-        Some(pem) => json!({"identity": {"sourceIp": "203.0.113.7", "clientCert": {
-            "clientCertPem": pem,
-            "subjectDN": "CN=client.example.com",
-            "serialNumber": "1",
-            "validity": {"notBefore": "May 28 12:30:02 2019 GMT", "notAfter": "Aug  5 09:36:04 2031 GMT"},
-        }}}),
-        None => json!({"identity": {"sourceIp": "203.0.113.7"}}),
-    };
-    request_event(json!({"Authorization": format!("Bearer {token}")}), context)
 }
 
 #[tokio::test]

@@ -41,6 +41,8 @@ struct Shared {
     tokens: Mutex<HashMap<String, Value>>,
     revoked: Mutex<HashSet<String>>,
     fault: Mutex<Fault>,
+    /// Faults for these tokens alone, in place of `fault`.
+    faults_for: Mutex<HashMap<String, Fault>>,
     delay: Mutex<Duration>,
     calls: AtomicUsize,
     unauthenticated: AtomicUsize,
@@ -63,6 +65,7 @@ impl IntrospectionServer {
             tokens: Mutex::new(HashMap::new()),
             revoked: Mutex::new(HashSet::new()),
             fault: Mutex::new(Fault::None),
+            faults_for: Mutex::new(HashMap::new()),
             delay: Mutex::new(Duration::ZERO),
             calls: AtomicUsize::new(0),
             unauthenticated: AtomicUsize::new(0),
@@ -97,6 +100,15 @@ impl IntrospectionServer {
 
     pub fn set_fault(&self, fault: Fault) {
         *self.shared.fault.lock().unwrap() = fault;
+    }
+
+    /// Answers every introspection of `token` with this fault, whatever the others get.
+    pub fn set_fault_for(&self, token: &str, fault: Fault) {
+        self.shared
+            .faults_for
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), fault);
     }
 
     /// Delays every valid answer (keeps a call in flight).
@@ -176,7 +188,10 @@ async fn introspect(
         )
             .into_response();
     };
-    let fault = shared.fault.lock().unwrap().clone();
+    let fault = match shared.faults_for.lock().unwrap().get(token) {
+        Some(fault) => fault.clone(),
+        None => shared.fault.lock().unwrap().clone(),
+    };
     let json = |body: String| {
         (
             StatusCode::OK,

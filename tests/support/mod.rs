@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
+pub mod binding;
 pub mod dpop;
 pub mod introspection;
 pub mod invoke;
@@ -372,7 +373,12 @@ pub async fn authorize_while_stale(
         }
     })
     .await
-    .expect("the refresh beside the stale request ends");
+    .unwrap_or_else(|_| {
+        panic!(
+            "no refresh of the stale key set ended within 5 s of the request: none was started \
+             beside it, or it outlived its timeout"
+        )
+    });
     answer
 }
 
