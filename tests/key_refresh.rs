@@ -134,9 +134,13 @@ async fn a_thawed_refresher_fetches_once_not_once_per_missed_interval() {
     let tasks = authorizer.spawn_refreshers();
     // Frozen for an hour: 3,600 intervals pass at once.
     clock.advance(Duration::from_secs(3600));
-    eventually("the refresh after the thaw", || server.hits() == 2).await;
+    eventually("the refresh after the thaw", || server.hits() >= 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(server.hits(), 2, "one fetch for the whole hour");
+    assert_eq!(
+        server.hits() - 1,
+        1,
+        "fetches after an hour's freeze: one for the whole hour, not one per missed interval"
+    );
     // And the schedule goes on from the thaw.
     clock.advance(Duration::from_secs(1));
     eventually("the next interval's refresh", || server.hits() == 3).await;
