@@ -1,7 +1,8 @@
 //! Cedar policies (issue 18), through the real binary and through the library against a real
 //! JWKS server on 127.0.0.1: the one cached policy is right for every route, the same decisions
 //! as `cedar-policy`'s own authorizer over random claim sets, and policies failing validation
-//! refused at start-up naming their file and line.
+//! refused at start-up naming their file and line; each denial logged and counted by its deciding
+//! policy on the Lambda function.
 #![cfg(feature = "cedar")]
 
 mod support;
@@ -10,6 +11,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::str::FromStr;
 use support::invoke::{env_for, invoke};
+use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
 use support::*;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/petstore-cedar");
@@ -135,6 +137,79 @@ async fn a_repeated_token_is_answered_from_its_remembered_cedar_decisions() {
         assert_eq!(got, expected, "{call}: {answer}");
     }
     assert_eq!(authorizer.verified_tokens(), 1);
+}
+
+/// What operators see of a denial on the Lambda function: its log line names the deciding policy
+/// (the `forbid` that applied, or `none` when no `permit` did), and `cedar_denials` counts it by
+/// policy and issuer in the EMF documents, on a verified-token cache hit as on a miss; the token
+/// is in neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_denial_is_logged_and_counted_by_its_deciding_policy_on_the_lambda_function() {
+    let server = JwksServer::with_keys(&[rsa_key("cedar")]).await;
+    let mut api = RuntimeApi::start().await;
+    let (policies, schema, openapi) = (
+        format!("{EXAMPLE}/policies"),
+        format!("{EXAMPLE}/schema.cedarschema"),
+        format!("{EXAMPLE}/openapi.yaml"),
+    );
+    let mut child = spawn_function(
+        &api,
+        &server,
+        &[
+            ("ISSUER_NAME", "petstore"),
+            ("CEDAR_POLICIES", &policies),
+            ("CEDAR_SCHEMA", &schema),
+            ("API_DEFINITION", &openapi),
+            ("METRICS_FLUSH_INTERVAL_SECONDS", "0"),
+        ],
+    );
+    let admin = mint(&server, json!({"groups": ["admins"]}));
+    let guest = mint(&server, json!({"groups": ["guests"]}));
+    // Two denials by `delete-needs-mfa` (the second a cache hit), one by no permit, one allow.
+    for (token, call) in [
+        (&admin, "DELETE/pets/7"),
+        (&admin, "DELETE/pets/7"),
+        (&guest, "GET/pets"),
+        (&admin, "GET/pets"),
+    ] {
+        api.push(token_event_for(token, call));
+    }
+    for _ in 0..4 {
+        let answer = api
+            .answer(std::time::Duration::from_secs(20))
+            .await
+            .expect("an answer per event");
+        assert_eq!(answer.kind, "response", "a Deny is a policy: {answer:?}");
+    }
+    let (stdout, documents) = stop_and_read_stdout(&mut child).await;
+    let logged: Vec<&str> = documents
+        .iter()
+        .filter(|line| line["fields"]["message"] == "authorization")
+        .filter_map(|line| line["fields"]["policy"].as_str())
+        .collect();
+    assert_eq!(
+        logged,
+        ["delete-needs-mfa", "delete-needs-mfa", "none"],
+        "{stdout}"
+    );
+    let mut counted = std::collections::BTreeMap::new();
+    for doc in documents.iter().filter(|d| d["cedar_denials"].is_number()) {
+        let key = (
+            doc["policy"].as_str().unwrap_or_default().to_owned(),
+            doc["issuer"].as_str().unwrap_or_default().to_owned(),
+        );
+        *counted.entry(key).or_insert(0) += doc["cedar_denials"].as_u64().unwrap();
+    }
+    let label = |policy: &str| (policy.to_owned(), "petstore".to_owned());
+    assert_eq!(
+        counted,
+        [(label("delete-needs-mfa"), 2), (label("none"), 1)].into(),
+        "{stdout}"
+    );
+    for token in [&admin, &guest] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!stdout.contains(signature), "the token is never logged");
+    }
 }
 
 #[tokio::test]
