@@ -540,4 +540,20 @@ mod tests {
             replay_key: [8; 32]
         }));
     }
+
+    /// A flood of distinct valid proofs costs a bounded memory: the oldest are forgotten.
+    #[test]
+    fn the_replay_cache_holds_at_most_its_capacity() {
+        let replays = Replays::new(16);
+        for n in 0..10_000u32 {
+            let mut replay_key = [0; 32];
+            replay_key[..4].copy_from_slice(&n.to_le_bytes());
+            assert!(replays.first_use(&Checked { replay_key }));
+        }
+        assert!(
+            replays.seen.len() <= 16,
+            "{} proofs held",
+            replays.seen.len()
+        );
+    }
 }

@@ -364,6 +364,46 @@ async fn a_replayed_proof_is_refused_by_the_same_instance() {
     assert!(stdout.contains("replayed_proof"), "{stdout}");
 }
 
+/// RFC 9449 §11.1: the replay check comes last, so a proof refused for another reason does not
+/// use up its `jti`: the client's valid proof with that `jti` is still accepted afterwards, and
+/// only a proof that was accepted makes its `jti` a replay.
+#[tokio::test]
+async fn a_refused_proof_does_not_use_up_its_jti() {
+    let (server, key, token) = dpop_bound().await;
+    let mut api = RuntimeApi::start().await;
+    let mut child = spawn_function(&api, &server, &[]);
+    let with_jti = |method: &str, iat: u64| {
+        let mut claims = dpop::claims(method, URL, &token, iat);
+        claims["jti"] = json!("the-same-jti");
+        dpop_event(&token, &key.sign(&key.header(), &claims))
+    };
+    let events = [
+        (with_jti("POST", now()), "error"),
+        (with_jti("GET", now() - 600), "error"),
+        (with_jti("GET", now()), "response"),
+        (with_jti("GET", now()), "error"),
+    ];
+    let ids: Vec<String> = events.iter().map(|(e, _)| api.push(e.clone())).collect();
+    for (id, (_, kind)) in ids.iter().zip(&events) {
+        let answer = api
+            .answer(Duration::from_secs(20))
+            .await
+            .expect("an answer");
+        assert_eq!((&answer.request_id, answer.kind), (id, *kind), "{answer:?}");
+    }
+    let (stdout, documents) = stop_and_read_stdout(&mut child).await;
+    let reasons: Vec<&str> = documents
+        .iter()
+        .filter(|line| line["fields"]["message"] == "authorization")
+        .filter_map(|line| line["fields"]["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["proof_mismatch", "stale_proof", "replayed_proof"],
+        "{stdout}"
+    );
+}
+
 #[tokio::test]
 async fn a_certificate_bound_token_needs_its_certificate() {
     let (pem, thumbprint) = client_certificate();
@@ -392,6 +432,39 @@ async fn a_certificate_bound_token_needs_its_certificate() {
     // The certificate is not a proof for a token without `cnf`, nor for another token.
     let (server, unbound) = issuer_and_token(json!({})).await;
     allowed(&invoke(&env_for(&server, &[]), &mtls_event(&unbound, Some(&pem))).await);
+}
+
+/// A client certificate is the client's identity: no part of it reaches the output, even at debug
+/// level, whether it is accepted, another one, or garbled.
+#[tokio::test]
+async fn no_line_of_a_client_certificate_reaches_the_output() {
+    let (pem, thumbprint) = client_certificate();
+    let (other, _) = client_certificate();
+    let (server, token) = issuer_and_token(json!({"cnf": {"x5t#S256": thumbprint}})).await;
+    let env = env_for(&server, &[("RUST_LOG", "debug")]);
+    let garbled = pem.replace("MII", "MIJ");
+    for (certificate, reason) in [
+        (&pem, None),
+        (&other, Some("certificate_mismatch")),
+        (&garbled, Some("bad_certificate")),
+    ] {
+        let run = invoke(&env, &mtls_event(&token, Some(certificate))).await;
+        match reason {
+            None => allowed(&run),
+            Some(reason) => refused(&run, reason),
+        }
+        // Each base64 line of the PEM (a short last one could be in the output by chance).
+        let body = certificate
+            .lines()
+            .filter(|line| !line.starts_with("-----") && line.len() >= 16);
+        for line in body {
+            assert!(
+                !run.stdout.contains(line) && !run.stderr.contains(line),
+                "{reason:?}: a line of the certificate is in the output: {}",
+                run.stderr
+            );
+        }
+    }
 }
 
 /// An HTTP API (payload 2.0) event over mutual TLS: `Bearer <token>`, and the client certificate
