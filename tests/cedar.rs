@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::str::FromStr;
 use support::invoke::{env_for, invoke};
-use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
+use support::runtime_api::{RuntimeApi, authorization_field, spawn_function, stop_and_read_stdout};
 use support::*;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/petstore-cedar");
@@ -182,11 +182,7 @@ async fn each_denial_is_logged_and_counted_by_its_deciding_policy_on_the_lambda_
         assert_eq!(answer.kind, "response", "a Deny is a policy: {answer:?}");
     }
     let (stdout, documents) = stop_and_read_stdout(&mut child).await;
-    let logged: Vec<&str> = documents
-        .iter()
-        .filter(|line| line["fields"]["message"] == "authorization")
-        .filter_map(|line| line["fields"]["policy"].as_str())
-        .collect();
+    let logged = authorization_field(&documents, "policy");
     assert_eq!(
         logged,
         ["delete-needs-mfa", "delete-needs-mfa", "none"],

@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::Value;
 use std::time::Duration;
-use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
+use support::runtime_api::{RuntimeApi, authorization_field, spawn_function, stop_and_read_stdout};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -360,11 +360,7 @@ async fn every_refusal_reason_is_the_same_unauthorized_error_on_the_runtime_api(
         );
     }
     let (stdout, documents) = stop_and_read_stdout(&mut child).await;
-    let logged: Vec<&str> = documents
-        .iter()
-        .filter(|line| line["fields"]["message"] == "authorization")
-        .filter_map(|line| line["fields"]["reason"].as_str())
-        .collect();
+    let logged = authorization_field(&documents, "reason");
     let expected: Vec<String> = events
         .iter()
         .map(|(reason, _)| reason.to_string())

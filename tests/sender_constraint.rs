@@ -10,7 +10,7 @@ use support::binding::{
 };
 use support::dpop::{self, ProofKey};
 use support::invoke::{Run, env_for, invoke};
-use support::runtime_api::{RuntimeApi, spawn_function, stop_and_read_stdout};
+use support::runtime_api::{RuntimeApi, authorization_field, spawn_function, stop_and_read_stdout};
 use support::*;
 
 /// An issuer, and a token of it with these extra claims.
@@ -392,11 +392,7 @@ async fn a_refused_proof_does_not_use_up_its_jti() {
         assert_eq!((&answer.request_id, answer.kind), (id, *kind), "{answer:?}");
     }
     let (stdout, documents) = stop_and_read_stdout(&mut child).await;
-    let reasons: Vec<&str> = documents
-        .iter()
-        .filter(|line| line["fields"]["message"] == "authorization")
-        .filter_map(|line| line["fields"]["reason"].as_str())
-        .collect();
+    let reasons = authorization_field(&documents, "reason");
     assert_eq!(
         reasons,
         ["proof_mismatch", "stale_proof", "replayed_proof"],

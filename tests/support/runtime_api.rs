@@ -262,6 +262,16 @@ pub async fn stop_and_read_stdout(
     (stdout, documents)
 }
 
+/// The `field` (`reason`, `policy`, ...) of each `authorization` log line among `documents`, in
+/// order; lines without it are left out.
+pub fn authorization_field<'a>(documents: &'a [serde_json::Value], field: &str) -> Vec<&'a str> {
+    documents
+        .iter()
+        .filter(|line| line["fields"]["message"] == "authorization")
+        .filter_map(|line| line["fields"][field].as_str())
+        .collect()
+}
+
 /// The release Lambda binary the cold-start benches start: `AUTHORIZER_BIN`, else
 /// `release/authorizer` under the target directory. Exits with a hint (`build`, the cargo line
 /// that makes it) when there is none.
