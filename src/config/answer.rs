@@ -83,6 +83,12 @@ impl Answer {
                 Err(format!("name at most {MAX_CAPTURED_CLAIMS} claims"))
             } else if claims.iter().any(|c| c == "scope") {
                 Err("`scope` is always passed; leave it out".to_owned())
+            } else if let Some(twice) = claims
+                .iter()
+                .enumerate()
+                .find_map(|(i, claim)| claims[..i].contains(claim).then_some(claim))
+            {
+                Err(format!("`{twice}` is named twice"))
             } else {
                 Ok(claims)
             }

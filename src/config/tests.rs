@@ -86,6 +86,16 @@ fn every_problem_is_reported_at_once_naming_its_variable() {
         ("CONTEXT_CLAIMS", &many.join(",")),
     ]);
     assert_eq!(err.unwrap_err().problems[0].variable, "CONTEXT_CLAIMS");
+    let err = config(&[
+        ("TOKEN_ISSUER", "https://i/"),
+        ("AUDIENCE", "a"),
+        ("CONTEXT_CLAIMS", "sub,email,sub"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err.to_string().lines().nth(1).map(str::trim),
+        Some(r#"CONTEXT_CLAIMS: "sub,email,sub": `sub` is named twice"#)
+    );
 }
 
 #[test]
