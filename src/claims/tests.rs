@@ -496,12 +496,17 @@ fn the_most_captured_claims_are_each_kept_by_both_parsers() {
     }
 }
 
-/// A registered claim named twice in `CONTEXT_CLAIMS` is still kept for the context, in the slot
-/// of its first mention.
+/// A claim named by `CONTEXT_CLAIMS` and again by another list (here `SCOPE_CLAIMS`; a name twice
+/// in `CONTEXT_CLAIMS` itself stops the start) is captured once, in the slot of its first
+/// mention, and a registered one is still read for its own check.
 #[test]
-fn a_context_claim_named_twice_is_still_kept() {
-    let config = config_with(&[("CONTEXT_CLAIMS", "sub,email,sub")]);
+fn a_claim_named_by_two_lists_is_captured_once() {
+    let config = config_with(&[
+        ("CONTEXT_CLAIMS", "sub,email"),
+        ("SCOPE_CLAIMS", "email,sub"),
+    ]);
     let rules = config.claim_rules();
+    assert_eq!(config.captured_claims(), ["sub", "email", "cnf"]);
     let json = token(r#","email":"a@b.c""#);
     let claims = parse(json.as_bytes(), &rules).unwrap();
     assert_eq!(claims.captured[0].map(RawJson::get), Some(r#""auth0|1""#));
